@@ -1,0 +1,30 @@
+"""Shared fixtures: each compute method's app is synthesized once per test session."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# The supported Node.js from node_modules must be first in PATH before jsii starts.
+os.environ["PATH"] = f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+sys.path.insert(0, str(ROOT))
+
+from tests.synth import Synthesized, synthesize  # noqa: E402
+
+_CACHE: dict[str, Synthesized] = {}
+
+
+def _synth(compute: str, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    if compute not in _CACHE:
+        _CACHE[compute] = synthesize({"compute": compute}, tmp_path_factory.mktemp(f"cdk-{compute}"))
+    return _CACHE[compute]
+
+
+@pytest.fixture(scope="session")
+def fargate(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """Every environment with compute=fargate (the configured default)."""
+    return _synth("fargate", tmp_path_factory)

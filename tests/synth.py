@@ -1,0 +1,58 @@
+"""Synthesize the real app (same cdk.json feature flags, same cdk-nag wiring) for tests."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from aws_cdk.assertions import Template
+
+from corridor_cdk.app_factory import build_app, cdk_json_context
+from corridor_cdk.config import EnvironmentConfig
+
+STACKS = ("CorridorDev", "CorridorStaging", "CorridorProd")
+
+
+@dataclass
+class Synthesized:
+    """One synthesized app: its cloud assembly directory, configs and templates."""
+
+    outdir: Path
+    configs: dict[str, EnvironmentConfig]
+    templates: dict[str, dict[str, Any]]
+    _assertions: dict[str, Template] = field(default_factory=dict)
+
+    def template(self, stack: str) -> Template:
+        """An aws_cdk.assertions Template, built once per stack."""
+        if stack not in self._assertions:
+            self._assertions[stack] = Template.from_json(self.templates[stack])
+        return self._assertions[stack]
+
+    def resources(self, stack: str, type_: str) -> dict[str, dict[str, Any]]:
+        """Logical id -> resource, for one resource type."""
+        return {k: v for k, v in self.templates[stack]["Resources"].items() if v["Type"] == type_}
+
+    def validation_report(self) -> dict[str, Any]:
+        path = self.outdir / "validation-report.json"
+        return json.loads(path.read_text()) if path.exists() else {"pluginReports": []}
+
+
+def synthesize(context: Mapping[str, Any], outdir: Path) -> Synthesized:
+    """Build and synthesize the app; raises if cdk-nag or any validation fails."""
+    app, envs = build_app({**cdk_json_context(), **context}, outdir=str(outdir))
+    app.synth()
+    templates = {
+        cfg.stack_name: json.loads((outdir / f"{cfg.stack_name}.template.json").read_text()) for cfg in envs
+    }
+    return Synthesized(outdir=outdir, configs={c.stack_name: c for c in envs}, templates=templates)
+
+
+_HASH = re.compile(r"\b[0-9a-f]{64}\b")
+
+
+def masked(template: dict[str, Any]) -> dict[str, Any]:
+    """The template with asset hashes masked, so a snapshot diff shows only real changes."""
+    return json.loads(_HASH.sub("<asset-hash>", json.dumps(template)))
