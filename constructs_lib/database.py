@@ -64,6 +64,8 @@ class Database(Construct):
             secret_name=secret_name,
             encryption_key=secrets_key,
         )
+        # Kept with the database: restoring a retained snapshot needs its credentials.
+        self.secret.apply_removal_policy(RemovalPolicy.RETAIN if protect_data else RemovalPolicy.DESTROY)
 
         parameters = rds.ParameterGroup(
             self,

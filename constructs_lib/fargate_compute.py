@@ -8,6 +8,8 @@ from typing import Sequence
 
 from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_backup as backup
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_efs as efs
@@ -18,6 +20,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
 
+from constructs_lib.compute_common import ComponentMetrics, ComputeObservability
 from corridor_cdk.components import Component
 from corridor_cdk.runtime import SHARED_DATA_PATH, SecretName, plain_environment, secret_environment
 from corridor_cdk.sizing import TierSizing
@@ -97,7 +100,7 @@ class FargateCompute(Construct):
 
         self.services: dict[str, ecs.FargateService] = {}
         self.task_definitions: dict[str, ecs.FargateTaskDefinition] = {}
-        self.log_groups: dict[str, logs.LogGroup] = {"exec": exec_log_group}
+        self.log_groups: dict[str, logs.ILogGroup] = {"exec": exec_log_group}
         for c in components:
             task_definition = self._task_definition(c, sizing)
             service = ecs.FargateService(
@@ -144,7 +147,44 @@ class FargateCompute(Construct):
                 )
             self.services[c.name] = service
 
+        self.backup_resources: list[backup.BackupResource] = []  # all data is on EFS and RDS
+        self.observability = ComputeObservability(
+            method="fargate",
+            utilisation=tuple(
+                ComponentMetrics(
+                    label=name,
+                    cpu_percent=service.metric_cpu_utilization(period=Duration.minutes(5)),
+                    memory_percent=service.metric_memory_utilization(period=Duration.minutes(5)),
+                )
+                for name, service in self.services.items()
+            ),
+            unhealthy=tuple((name, self._missing_tasks(service)) for name, service in self.services.items()),
+            access_command=(
+                f"aws ecs execute-command --region {Stack.of(self).region} --cluster {self.cluster.cluster_name} "
+                "--task <task-id> --container corridor-app --interactive --command /bin/sh"
+            ),
+        )
+
     # ------------------------------------------------------------------------------------
+    def _missing_tasks(self, service: ecs.FargateService) -> cloudwatch.IMetric:
+        """Desired minus running tasks (Container Insights): above 0 while tasks are missing."""
+
+        def insight(metric_name: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="ECS/ContainerInsights",
+                metric_name=metric_name,
+                dimensions_map={"ClusterName": self.cluster.cluster_name, "ServiceName": service.service_name},
+                statistic="Average",
+                period=Duration.minutes(1),
+            )
+
+        return cloudwatch.MathExpression(
+            expression="desired - running",
+            using_metrics={"desired": insight("DesiredTaskCount"), "running": insight("RunningTaskCount")},
+            label="missing tasks",
+            period=Duration.minutes(1),
+        )
+
     def _corridor_image(self) -> ecs.ContainerImage:
         """The vendor image; from ECR through the repository (so pulls are granted), else
         from the registry with its pull credentials."""

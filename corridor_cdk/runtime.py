@@ -12,6 +12,7 @@ from typing import Literal
 from corridor_cdk.components import Component, component
 
 SHARED_DATA_PATH = "/opt/corridor/data"  # where the shared volume (EFS or EBS) is mounted
+EC2_HTTP_PORT = 80  # on EC2, nginx (guide step 6.4) listens here and proxies to corridor-app
 
 SecretName = Literal["database", "app_secret_key", "llm_api_keys", "license_key"]
 

@@ -6,17 +6,20 @@ from aws_cdk import CfnOutput, CfnResource, Environment, RemovalPolicy, Stack, T
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from constructs_lib.app_secrets import AppSecrets
 from constructs_lib.database import Database
+from constructs_lib.compute_common import Compute
 from constructs_lib.encryption_keys import EncryptionKeys
 from constructs_lib.fargate_compute import FargateCompute, FargateRuntime
 from constructs_lib.load_balancer import LoadBalancer
 from constructs_lib.network import Network
 from constructs_lib.storage import Buckets, SharedFileSystem
 from corridor_cdk.components import COMPONENTS, load_balanced_component
-from corridor_cdk.config import EnvironmentConfig
+from corridor_cdk.config import ConfigError, EnvironmentConfig
+from corridor_cdk.runtime import EC2_HTTP_PORT, SecretName
 
 
 _RETENTION = {
@@ -117,6 +120,9 @@ class CorridorStack(Stack):
 
         web = load_balanced_component()
         assert web.port is not None and web.health is not None
+        on_vms = cfg.compute == "ec2"
+        # Containers register by IP on the app's port; EC2 instances register on nginx's port.
+        self.target_port = EC2_HTTP_PORT if on_vms else web.port
         self.load_balancer = LoadBalancer(
             self,
             "LoadBalancer",
@@ -127,56 +133,76 @@ class CorridorStack(Stack):
             hosted_zone_id=cfg.hosted_zone_id,
             hosted_zone_name=cfg.hosted_zone_name,
             certificate_arn=cfg.certificate_arn,
-            target_port=web.port,
-            target_type=elbv2.TargetType.IP,
+            target_port=self.target_port,
+            target_type=elbv2.TargetType.INSTANCE if on_vms else elbv2.TargetType.IP,
             health=web.health,
             access_logs_bucket=self.buckets.access_logs,
         )
 
-        self.file_system = SharedFileSystem(
-            self,
-            "SharedStorage",
-            vpc=self.network.vpc,
-            subnets=private,
-            security_group=self.network.efs_security_group,
-            key=self.keys.data,
-            provisioned_mibps=sizing.efs_provisioned_mibps,
-            removal_policy=data_removal,
+        # Shared files: EFS for the container methods; EC2 keeps them on its EBS data volume.
+        self.file_system = (
+            None
+            if on_vms
+            else SharedFileSystem(
+                self,
+                "SharedStorage",
+                vpc=self.network.vpc,
+                subnets=private,
+                security_group=self.network.efs_security_group,
+                key=self.keys.data,
+                provisioned_mibps=sizing.efs_provisioned_mibps,
+                removal_policy=data_removal,
+            )
         )
 
-        self.compute = FargateCompute(
+        builders = {"fargate": self._fargate}
+        if cfg.compute not in builders:
+            raise ConfigError(f"config error: {cfg.name}.compute = {cfg.compute!r}: not available yet (allowed: fargate)")
+        self.compute: Compute = builders[cfg.compute](compute_subnets, log_retention, data_removal)
+
+        self._wire_security_groups()
+        self._outputs()
+        self._annotate_generated_resources()
+
+    # --- compute methods: each renders the component model -------------------------------
+    @property
+    def runtime_secrets(self) -> dict[SecretName, secretsmanager.ISecret]:
+        """The secrets components read, by the names the runtime model uses."""
+        return {
+            "database": self.database.secret,
+            "app_secret_key": self.app_secrets.app_secret_key,
+            "llm_api_keys": self.app_secrets.llm_api_keys,
+            "license_key": self.app_secrets.license_key,
+        }
+
+    def _fargate(
+        self, subnets: ec2.SubnetSelection, log_retention: logs.RetentionDays, removal: RemovalPolicy
+    ) -> FargateCompute:
+        assert self.file_system is not None
+        return FargateCompute(
             self,
             "Fargate",
             vpc=self.network.vpc,
-            subnets=compute_subnets,
+            subnets=subnets,
             security_group=self.network.app_security_group,
             components=COMPONENTS,
-            sizing=sizing,
+            sizing=self.cfg.sizing,
             runtime=FargateRuntime(
-                environment=cfg.name,
-                container_registry=cfg.container_registry,
-                image_tag=cfg.image_tag,
-                redis_image=cfg.redis_image,
+                environment=self.cfg.name,
+                container_registry=self.cfg.container_registry,
+                image_tag=self.cfg.image_tag,
+                redis_image=self.cfg.redis_image,
                 registry_credentials=self.app_secrets.registry_credentials,
-                secrets={
-                    "database": self.database.secret,
-                    "app_secret_key": self.app_secrets.app_secret_key,
-                    "llm_api_keys": self.app_secrets.llm_api_keys,
-                    "license_key": self.app_secrets.license_key,
-                },
+                secrets=self.runtime_secrets,
                 file_system=self.file_system.file_system,
                 access_point=self.file_system.access_point,
                 logs_key=self.keys.logs,
                 log_retention=log_retention,
-                log_removal_policy=data_removal,
+                log_removal_policy=removal,
             ),
             target_group=self.load_balancer.target_group,
-            spot_workers=cfg.fargate_spot_workers,
+            spot_workers=self.cfg.fargate_spot_workers,
         )
-
-        self._wire_security_groups(web.port)
-        self._outputs()
-        self._annotate_generated_resources()
 
     # Availability zones come from configuration: the default implementation would
     # look them up in the account, which needs AWS credentials at synth.
@@ -184,13 +210,14 @@ class CorridorStack(Stack):
     def availability_zones(self) -> list[str]:
         return list(self.cfg.availability_zones)
 
-    def _wire_security_groups(self, web_port: int) -> None:
+    def _wire_security_groups(self) -> None:
         """The guide's rules: ALB -> app; app -> database, EFS, internet 443; nothing else."""
         net = self.network
         app = net.app_security_group
-        net.alb_security_group.connections.allow_to(app, ec2.Port.tcp(web_port), "ALB to corridor-app")
+        net.alb_security_group.connections.allow_to(app, ec2.Port.tcp(self.target_port), "ALB to corridor-app")
         self.database.instance.connections.allow_default_port_from(app, "Corridor components to PostgreSQL")
-        self.file_system.file_system.connections.allow_default_port_from(app, "Corridor components to EFS (NFS)")
+        if self.file_system is not None:
+            self.file_system.file_system.connections.allow_default_port_from(app, "Corridor components to EFS (NFS)")
         app.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs and LLM providers")
         for c in COMPONENTS:
             if c.port is not None and not c.load_balanced:

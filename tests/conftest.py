@@ -28,3 +28,13 @@ def _synth(compute: str, tmp_path_factory: pytest.TempPathFactory) -> Synthesize
 def fargate(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """Every environment with compute=fargate (the configured default)."""
     return _synth("fargate", tmp_path_factory)
+
+
+# Compute methods every cross-cutting test (cdk-nag, cfn-lint, snapshots, stateful IDs) covers.
+COMPUTE_METHODS = ("fargate",)
+
+
+@pytest.fixture(scope="session", params=COMPUTE_METHODS)
+def any_compute(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """Every environment, once per compute method."""
+    return _synth(request.param, tmp_path_factory)

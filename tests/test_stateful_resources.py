@@ -1,0 +1,72 @@
+"""Data survives: stateful logical IDs are pinned, and prod retains or snapshots every store.
+
+A changed logical ID makes CloudFormation create a new resource and delete the old one:
+for a database, file system, bucket, key or vault that is data loss. If one of these
+tests fails after a refactor, restore the construct path; do not update the ID.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.synth import STACKS, Synthesized
+
+# Logical id -> resource type, identical in every environment.
+PINNED = {
+    "KeysDataKey8F3FE3A4": "AWS::KMS::Key",
+    "KeysLogsKeyD24E82DB": "AWS::KMS::Key",
+    "KeysSecretsKey3899A925": "AWS::KMS::Key",
+    "KeysAlertsKeyA195AD70": "AWS::KMS::Key",
+    "DatabaseInstanceAA8A5FDE": "AWS::RDS::DBInstance",
+    "DatabaseCredentials24F58BE6": "AWS::SecretsManager::Secret",
+    "BucketsBackups18324FCD": "AWS::S3::Bucket",
+    "BucketsAccessLogsA5F88218": "AWS::S3::Bucket",
+    "AppSecretsAppSecretKeyCB75FF60": "AWS::SecretsManager::Secret",
+    "AppSecretsLlmApiKeysC754B200": "AWS::SecretsManager::Secret",
+    "AppSecretsLicenseKey0BA84F20": "AWS::SecretsManager::Secret",
+}
+# Shared file storage of the container methods (EC2 keeps files on EBS).
+PINNED_EFS = {
+    "SharedStorageFileSystemFF4F5FE9": "AWS::EFS::FileSystem",
+    "SharedStorageFileSystemCorridorAccessPointA998CCD2": "AWS::EFS::AccessPoint",
+}
+
+
+def _pinned(s: Synthesized, stack: str) -> dict[str, str]:
+    return {**PINNED, **(PINNED_EFS if s.configs[stack].compute != "ec2" else {})}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stateful_logical_ids_are_pinned(any_compute: Synthesized, stack: str) -> None:
+    resources = any_compute.templates[stack]["Resources"]
+    for logical_id, type_ in _pinned(any_compute, stack).items():
+        assert logical_id in resources, f"{stack}: {logical_id} ({type_}) was renamed: that replaces it"
+        assert resources[logical_id]["Type"] == type_
+
+
+def test_prod_keeps_every_data_store(any_compute: Synthesized) -> None:
+    resources = any_compute.templates["CorridorProd"]["Resources"]
+    for logical_id, type_ in _pinned(any_compute, "CorridorProd").items():
+        if type_ == "AWS::EFS::AccessPoint":
+            continue  # an access point holds no data
+        expected = "Snapshot" if type_ == "AWS::RDS::DBInstance" else "Retain"
+        assert resources[logical_id].get("DeletionPolicy") == expected, logical_id
+        assert resources[logical_id].get("UpdateReplacePolicy") == expected, logical_id
+    db = resources["DatabaseInstanceAA8A5FDE"]["Properties"]
+    assert db["DeletionProtection"] is True
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_keys_buckets_and_database_snapshots_outlive_every_environment(any_compute: Synthesized, stack: str) -> None:
+    """Even dev keeps keys (snapshots need them), buckets and a final database snapshot."""
+    resources = any_compute.templates[stack]["Resources"]
+    for logical_id, type_ in PINNED.items():
+        if type_ in ("AWS::KMS::Key", "AWS::S3::Bucket"):
+            assert resources[logical_id]["DeletionPolicy"] == "Retain", (stack, logical_id)
+    assert resources["DatabaseInstanceAA8A5FDE"]["DeletionPolicy"] == "Snapshot"
+
+
+def test_prod_stack_has_termination_protection(any_compute: Synthesized) -> None:
+    assert any_compute.configs["CorridorProd"].termination_protection
+    manifest = (any_compute.outdir / "manifest.json").read_text()
+    assert '"terminationProtection": true' in manifest
