@@ -12,6 +12,7 @@ from constructs import Construct
 from constructs_lib.app_secrets import AppSecrets
 from constructs_lib.database import Database
 from constructs_lib.compute_common import Compute
+from constructs_lib.ec2_compute import Ec2Compute, Ec2Runtime
 from constructs_lib.encryption_keys import EncryptionKeys
 from constructs_lib.fargate_compute import FargateCompute, FargateRuntime
 from constructs_lib.load_balancer import LoadBalancer
@@ -155,9 +156,11 @@ class CorridorStack(Stack):
             )
         )
 
-        builders = {"fargate": self._fargate}
+        builders = {"fargate": self._fargate, "ec2": self._ec2}
         if cfg.compute not in builders:
-            raise ConfigError(f"config error: {cfg.name}.compute = {cfg.compute!r}: not available yet (allowed: fargate)")
+            raise ConfigError(
+                f"config error: {cfg.name}.compute = {cfg.compute!r}: not available yet (allowed: {', '.join(builders)})"
+            )
         self.compute: Compute = builders[cfg.compute](compute_subnets, log_retention, data_removal)
 
         self._wire_security_groups()
@@ -204,6 +207,31 @@ class CorridorStack(Stack):
             spot_workers=self.cfg.fargate_spot_workers,
         )
 
+    def _ec2(
+        self, subnets: ec2.SubnetSelection, log_retention: logs.RetentionDays, removal: RemovalPolicy
+    ) -> Ec2Compute:
+        return Ec2Compute(
+            self,
+            "Ec2",
+            vpc=self.network.vpc,
+            subnets=subnets,
+            security_group=self.network.app_security_group,
+            components=COMPONENTS,
+            sizing=self.cfg.sizing,
+            runtime=Ec2Runtime(
+                environment=self.cfg.name,
+                version=self.cfg.image_tag,
+                bundle_s3_uri=self.cfg.bundle_s3_uri,
+                secrets=self.runtime_secrets,
+                data_key=self.keys.data,
+                logs_key=self.keys.logs,
+                log_retention=log_retention,
+                log_removal_policy=removal,
+                backup_bucket=self.buckets.backups,
+            ),
+            target_group=self.load_balancer.target_group,
+        )
+
     # Availability zones come from configuration: the default implementation would
     # look them up in the account, which needs AWS credentials at synth.
     @property
@@ -219,7 +247,8 @@ class CorridorStack(Stack):
         if self.file_system is not None:
             self.file_system.file_system.connections.allow_default_port_from(app, "Corridor components to EFS (NFS)")
         app.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs and LLM providers")
-        for c in COMPONENTS:
+        # On EC2 every component of an instance talks to the others over loopback.
+        for c in COMPONENTS if self.cfg.compute != "ec2" else ():
             if c.port is not None and not c.load_balanced:
                 app.connections.allow_internally(ec2.Port.tcp(c.port), f"{c.name} between components")
         # Credential rotation: to PostgreSQL, and to Secrets Manager through the endpoint.
