@@ -10,7 +10,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from constructs_lib.app_secrets import AppSecrets
-from constructs_lib.database import Database
+from constructs_lib.database import DATABASE_PORT, Database
 from constructs_lib.compute_common import Compute
 from constructs_lib.encryption_keys import EncryptionKeys
 from constructs_lib.fargate_compute import FargateCompute, FargateRuntime
@@ -215,7 +215,7 @@ class CorridorStack(Stack):
         net = self.network
         app = net.app_security_group
         net.alb_security_group.connections.allow_to(app, ec2.Port.tcp(self.target_port), "ALB to corridor-app")
-        self.database.instance.connections.allow_default_port_from(app, "Corridor components to PostgreSQL")
+        self.database.instance.connections.allow_from(app, ec2.Port.tcp(DATABASE_PORT), "Corridor components to PostgreSQL")
         if self.file_system is not None:
             self.file_system.file_system.connections.allow_default_port_from(app, "Corridor components to EFS (NFS)")
         app.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs and LLM providers")
@@ -224,7 +224,7 @@ class CorridorStack(Stack):
                 app.connections.allow_internally(ec2.Port.tcp(c.port), f"{c.name} between components")
         # Credential rotation: to PostgreSQL, and to Secrets Manager through the endpoint.
         rotation = self.database.rotation_security_group
-        self.database.instance.connections.allow_default_port_from(rotation, "Rotation Lambda to PostgreSQL")
+        self.database.instance.connections.allow_from(rotation, ec2.Port.tcp(DATABASE_PORT), "Rotation Lambda to PostgreSQL")
         rotation.connections.allow_to(net.endpoint_security_group, ec2.Port.tcp(443), "Rotation Lambda to AWS APIs")
 
     def _annotate_generated_resources(self) -> None:
