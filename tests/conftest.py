@@ -30,8 +30,8 @@ def fargate(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     return _synth("fargate", tmp_path_factory)
 
 
-# Compute methods every cross-cutting test (cdk-nag, cfn-lint, snapshots, stateful IDs) covers.
-COMPUTE_METHODS = ("fargate",)
+# Every cross-cutting test (cdk-nag, cfn-lint, snapshots, stateful IDs) covers every method.
+from corridor_cdk.config import COMPUTE_METHODS  # noqa: E402
 
 
 @pytest.fixture(scope="session", params=COMPUTE_METHODS)
