@@ -75,14 +75,3 @@ def test_alias_record_points_at_the_load_balancer(fargate: Synthesized) -> None:
             "AliasTarget": Match.object_like({"DNSName": Match.any_value()}),
         },
     )
-
-
-def test_configured_certificate_is_used_instead_of_a_new_one(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from tests.synth import synthesize
-
-    arn = "arn:aws:acm:us-east-1:333333333333:certificate/0a1b2c3d-aaaa-bbbb-cccc-000000000000"
-    s = synthesize({"certificate_arn": arn}, tmp_path)
-    s.template("CorridorProd").resource_count_is("AWS::CertificateManager::Certificate", 0)
-    s.template("CorridorProd").has_resource_properties(
-        "AWS::ElasticLoadBalancingV2::Listener", {"Port": 443, "Certificates": [{"CertificateArn": arn}]}
-    )
