@@ -243,7 +243,10 @@ class EksCompute(Construct):
                 private_subnets=private_subnets,
             ),
         )
-        self.cluster.node.add_dependency(self.log_groups["control-plane"])
+        # EKS would create the log group itself (unencrypted, never expiring) if it came first.
+        cluster_resource = self.cluster.node.default_child
+        assert cluster_resource is not None
+        cluster_resource.node.add_dependency(self.log_groups["control-plane"])
         self.cluster.grant_access(
             "AdminAccess",
             runtime.admin_role_arn,
@@ -325,7 +328,7 @@ class EksCompute(Construct):
         efs_driver = self._addon(
             "aws-efs-csi-driver", pod_identities=[(EFS_CSI_CONTROLLER_SA, efs_controller_role)]
         )
-        efs_driver.add_dependency(efs_node_association)
+        efs_driver.node.add_dependency(efs_node_association)
         cloudwatch_role = self._pod_role("CloudWatchAgentRole", f"CloudWatch agent of {name}")
         cloudwatch_role.add_managed_policy(iam.ManagedPolicy.from_aws_managed_policy_name("CloudWatchAgentServerPolicy"))
         observability = self._addon(
@@ -337,7 +340,7 @@ class EksCompute(Construct):
         self._addon("metrics-server")
         for addon in self.addons.values():
             if addon is not pod_identity_agent:
-                addon.add_dependency(pod_identity_agent)
+                addon.node.add_dependency(pod_identity_agent)
 
         # --- charts --------------------------------------------------------------------
         region = stack.region

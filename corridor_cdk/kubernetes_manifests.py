@@ -342,7 +342,7 @@ def container_env(c: Component, environment: str) -> list[dict[str, Any]]:
 
 def deployment(c: Component, sizing: TierSizing, settings: WorkloadSettings) -> Manifest:
     size = c.task_size(sizing)
-    image = settings.redis_image if c.image == "redis" else settings.corridor_image
+    image = settings.corridor_image if c.image == "corridor" else settings.redis_image
     volume_mounts: list[dict[str, Any]] = []
     volumes: list[dict[str, Any]] = []
     if c.mounts_shared_storage:
@@ -371,7 +371,7 @@ def deployment(c: Component, sizing: TierSizing, settings: WorkloadSettings) -> 
         **probes(c),
     }
     if c.port is not None:
-        container["ports"] = [{"name": "redis" if c.image == "redis" else "http", "containerPort": c.port}]
+        container["ports"] = [{"name": "http" if c.health else "tcp", "containerPort": c.port}]
     if volume_mounts:
         container["volumeMounts"] = volume_mounts
 

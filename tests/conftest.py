@@ -30,8 +30,14 @@ def fargate(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     return _synth("fargate", tmp_path_factory)
 
 
+@pytest.fixture(scope="session")
+def eks(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """Every environment with compute=eks."""
+    return _synth("eks", tmp_path_factory)
+
+
 # Compute methods every cross-cutting test (cdk-nag, cfn-lint, snapshots, stateful IDs) covers.
-COMPUTE_METHODS = ("fargate",)
+COMPUTE_METHODS = ("fargate", "eks")
 
 
 @pytest.fixture(scope="session", params=COMPUTE_METHODS)
