@@ -450,3 +450,31 @@ def test_app_pods_join_the_stacks_target_group_after_the_controller(eks: Synthes
     assert len(eks.resources(stack, "AWS::ElasticLoadBalancingV2::LoadBalancer")) == 1
     assert not [o for _, o in _manifests(eks, stack) if o["kind"] == "Ingress"]
     assert not [o for o in services.values() if o["spec"].get("type") == "LoadBalancer"]
+
+
+# --- what the stack reads back (Compute contract) ------------------------------------------------
+def test_compute_contract_for_alarms_and_operators(tmp_path: Path) -> None:
+    raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    raw["environments"] = {"prod": raw["environments"]["prod"]}
+    config = tmp_path / "environments.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    from corridor_cdk.app_factory import build_app, cdk_json_context
+
+    app, _ = build_app({**cdk_json_context(), "compute": "eks"}, outdir=str(tmp_path / "out"), config_path=config)
+    stack = app.node.find_child("CorridorProd")
+    compute = stack.compute  # type: ignore[attr-defined]
+    obs = compute.observability
+    assert obs.method == "eks"
+    assert [m.label for m in obs.utilisation] == [c.name for c in COMPONENTS]
+    for c, m in zip(COMPONENTS, obs.utilisation):
+        cpu = stack.resolve(m.cpu_percent.to_metric_config().metric_stat.dimensions)  # type: ignore[union-attr]
+        assert {d["name"]: d["value"] for d in cpu} == {
+            "ClusterName": "corridor-prod",
+            "Namespace": "corridor",
+            "PodName": c.name,
+        }
+        assert m.cpu_percent.to_metric_config().metric_stat.namespace == "ContainerInsights"  # type: ignore[union-attr]
+    assert [label for label, _ in obs.unhealthy] == [c.name for c in COMPONENTS]
+    assert "aws eks update-kubeconfig" in obs.access_command and "--name corridor-prod" in obs.access_command
+    assert {"control-plane", "application"} <= set(compute.log_groups)
+    assert compute.backup_resources == []
