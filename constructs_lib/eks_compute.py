@@ -491,11 +491,10 @@ class EksCompute(Construct):
         )
 
     def _pod_role(self, construct_id: str, description: str) -> iam.Role:
-        """A role only EKS Pod Identity of this account can assume."""
-        principal = iam.ServicePrincipal("pods.eks.amazonaws.com").with_conditions(
-            {"StringEquals": {"aws:SourceAccount": Stack.of(self).account}}
-        )
-        return iam.Role(self, construct_id, assumed_by=iam.SessionTagsPrincipal(principal), description=description)
+        """A role for EKS Pod Identity. Only a pod identity association binds it to a
+        service account, and creating one needs iam:PassRole on this role in this account."""
+        principal = iam.SessionTagsPrincipal(iam.ServicePrincipal("pods.eks.amazonaws.com"))
+        return iam.Role(self, construct_id, assumed_by=principal, description=description)
 
     def _pod_identity(
         self, construct_id: str, namespace: str, service_account: str, role: iam.IRole
