@@ -8,7 +8,6 @@ rendered by ``corridor_cdk.kubernetes_manifests``. Every version comes from
 from __future__ import annotations
 
 import importlib
-import json
 from dataclasses import dataclass
 from typing import Literal, Sequence
 

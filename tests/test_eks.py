@@ -17,7 +17,7 @@ from corridor_cdk.config import DEFAULT_CONFIG_PATH
 from corridor_cdk.eks_versions import ADDON_VERSIONS, HELM_CHARTS, KUBECTL_LAYER_MODULE, KUBERNETES_VERSION
 from corridor_cdk.runtime import secret_environment
 from corridor_cdk.sizing import sizing_for
-from tests.synth import STACKS, Synthesized, synthesize
+from tests.synth import STACKS, Synthesized
 
 # The guide's "Resource Sizing" EKS node groups (instance type, min, max), by tier.
 GUIDE_NODE_GROUPS = {
