@@ -21,7 +21,7 @@ from corridor_cdk.sizing import TIERS, TierSizing, sizing_for
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "environments.yaml"
 
 ENVIRONMENT_NAMES = ("dev", "staging", "prod")
-COMPUTE_METHODS = ("fargate",)  # extended as the EKS and EC2 methods land
+COMPUTE_METHODS = ("fargate", "eks")  # extended as the EC2 method lands
 TOPOLOGIES = ("single-az", "multi-az")
 
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")

@@ -12,6 +12,7 @@ from constructs import Construct
 from constructs_lib.app_secrets import AppSecrets
 from constructs_lib.database import DATABASE_PORT, Database
 from constructs_lib.compute_common import Compute
+from constructs_lib.eks_compute import EksCompute, EksRuntime
 from constructs_lib.encryption_keys import EncryptionKeys
 from constructs_lib.fargate_compute import FargateCompute, FargateRuntime
 from constructs_lib.load_balancer import LoadBalancer
@@ -155,9 +156,12 @@ class CorridorStack(Stack):
             )
         )
 
-        builders = {"fargate": self._fargate}
+        builders = {"fargate": self._fargate, "eks": self._eks}
         if cfg.compute not in builders:
-            raise ConfigError(f"config error: {cfg.name}.compute = {cfg.compute!r}: not available yet (allowed: fargate)")
+            raise ConfigError(
+                f"config error: {cfg.name}.compute = {cfg.compute!r}: not available yet "
+                f"(allowed: {', '.join(builders)})"
+            )
         self.compute: Compute = builders[cfg.compute](compute_subnets, log_retention, data_removal)
 
         self._wire_security_groups()
@@ -202,6 +206,41 @@ class CorridorStack(Stack):
             ),
             target_group=self.load_balancer.target_group,
             spot_workers=self.cfg.fargate_spot_workers,
+        )
+
+    def _eks(
+        self, subnets: ec2.SubnetSelection, log_retention: logs.RetentionDays, removal: RemovalPolicy
+    ) -> EksCompute:
+        assert self.file_system is not None
+        cfg = self.cfg
+        return EksCompute(
+            self,
+            "Eks",
+            vpc=self.network.vpc,
+            # The control plane needs subnets in two zones even when compute is single-AZ.
+            cluster_subnets=self.network.private_subnets,
+            node_subnets=subnets,
+            security_group=self.network.app_security_group,
+            components=COMPONENTS,
+            sizing=cfg.sizing,
+            runtime=EksRuntime(
+                environment=cfg.name,
+                cluster_name=cfg.resource_prefix,
+                corridor_image=cfg.corridor_image,
+                redis_image=cfg.redis_image,
+                uses_ecr=cfg.uses_ecr,
+                secrets=self.runtime_secrets,
+                file_system=self.file_system.file_system,
+                access_point=self.file_system.access_point,
+                logs_key=self.keys.logs,
+                secrets_key=self.keys.secrets,
+                log_retention=log_retention,
+                log_removal_policy=removal,
+                endpoint_access=cfg.eks_endpoint_access,
+                public_access_cidrs=cfg.eks_public_access_cidrs,
+                admin_role_arn=cfg.admin_role_arn,
+            ),
+            target_group=self.load_balancer.target_group,
         )
 
     # Availability zones come from configuration: the default implementation would

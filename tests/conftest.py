@@ -30,6 +30,12 @@ def fargate(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     return _synth("fargate", tmp_path_factory)
 
 
+@pytest.fixture(scope="session")
+def eks(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """Every environment with compute=eks."""
+    return _synth("eks", tmp_path_factory)
+
+
 # Every cross-cutting test (cdk-nag, cfn-lint, snapshots, stateful IDs) covers every method.
 from corridor_cdk.config import COMPUTE_METHODS  # noqa: E402
 
