@@ -46,6 +46,7 @@ class LoadBalancer(Construct):
         access_logs_bucket: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.domain_name = domain_name
         zone = route53.HostedZone.from_hosted_zone_attributes(
             self, "Zone", hosted_zone_id=hosted_zone_id, zone_name=hosted_zone_name
         )
@@ -121,4 +122,4 @@ class LoadBalancer(Construct):
 
     @property
     def url(self) -> str:
-        return "https://" + self.record.domain_name
+        return f"https://{self.domain_name}"

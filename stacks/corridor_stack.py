@@ -10,9 +10,10 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from constructs_lib.app_secrets import AppSecrets
-from constructs_lib.database import Database
+from constructs_lib.database import DATABASE_PORT, Database
 from constructs_lib.compute_common import Compute
 from constructs_lib.ec2_compute import Ec2Compute, Ec2Runtime
+from constructs_lib.eks_compute import EksCompute, EksRuntime
 from constructs_lib.encryption_keys import EncryptionKeys
 from constructs_lib.fargate_compute import FargateCompute, FargateRuntime
 from constructs_lib.load_balancer import LoadBalancer
@@ -156,10 +157,11 @@ class CorridorStack(Stack):
             )
         )
 
-        builders = {"fargate": self._fargate, "ec2": self._ec2}
+        builders = {"fargate": self._fargate, "eks": self._eks, "ec2": self._ec2}
         if cfg.compute not in builders:
             raise ConfigError(
-                f"config error: {cfg.name}.compute = {cfg.compute!r}: not available yet (allowed: {', '.join(builders)})"
+                f"config error: {cfg.name}.compute = {cfg.compute!r}: not available yet "
+                f"(allowed: {', '.join(builders)})"
             )
         self.compute: Compute = builders[cfg.compute](compute_subnets, log_retention, data_removal)
 
@@ -207,6 +209,41 @@ class CorridorStack(Stack):
             spot_workers=self.cfg.fargate_spot_workers,
         )
 
+    def _eks(
+        self, subnets: ec2.SubnetSelection, log_retention: logs.RetentionDays, removal: RemovalPolicy
+    ) -> EksCompute:
+        assert self.file_system is not None
+        cfg = self.cfg
+        return EksCompute(
+            self,
+            "Eks",
+            vpc=self.network.vpc,
+            # The control plane needs subnets in two zones even when compute is single-AZ.
+            cluster_subnets=self.network.private_subnets,
+            node_subnets=subnets,
+            security_group=self.network.app_security_group,
+            components=COMPONENTS,
+            sizing=cfg.sizing,
+            runtime=EksRuntime(
+                environment=cfg.name,
+                cluster_name=cfg.resource_prefix,
+                corridor_image=cfg.corridor_image,
+                redis_image=cfg.redis_image,
+                uses_ecr=cfg.uses_ecr,
+                secrets=self.runtime_secrets,
+                file_system=self.file_system.file_system,
+                access_point=self.file_system.access_point,
+                logs_key=self.keys.logs,
+                secrets_key=self.keys.secrets,
+                log_retention=log_retention,
+                log_removal_policy=removal,
+                endpoint_access=cfg.eks_endpoint_access,
+                public_access_cidrs=cfg.eks_public_access_cidrs,
+                admin_role_arn=cfg.admin_role_arn,
+            ),
+            target_group=self.load_balancer.target_group,
+        )
+
     def _ec2(
         self, subnets: ec2.SubnetSelection, log_retention: logs.RetentionDays, removal: RemovalPolicy
     ) -> Ec2Compute:
@@ -243,7 +280,7 @@ class CorridorStack(Stack):
         net = self.network
         app = net.app_security_group
         net.alb_security_group.connections.allow_to(app, ec2.Port.tcp(self.target_port), "ALB to corridor-app")
-        self.database.instance.connections.allow_default_port_from(app, "Corridor components to PostgreSQL")
+        self.database.instance.connections.allow_from(app, ec2.Port.tcp(DATABASE_PORT), "Corridor components to PostgreSQL")
         if self.file_system is not None:
             self.file_system.file_system.connections.allow_default_port_from(app, "Corridor components to EFS (NFS)")
         app.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs and LLM providers")
@@ -253,7 +290,7 @@ class CorridorStack(Stack):
                 app.connections.allow_internally(ec2.Port.tcp(c.port), f"{c.name} between components")
         # Credential rotation: to PostgreSQL, and to Secrets Manager through the endpoint.
         rotation = self.database.rotation_security_group
-        self.database.instance.connections.allow_default_port_from(rotation, "Rotation Lambda to PostgreSQL")
+        self.database.instance.connections.allow_from(rotation, ec2.Port.tcp(DATABASE_PORT), "Rotation Lambda to PostgreSQL")
         rotation.connections.allow_to(net.endpoint_security_group, ec2.Port.tcp(443), "Rotation Lambda to AWS APIs")
 
     def _annotate_generated_resources(self) -> None:

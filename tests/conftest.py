@@ -30,11 +30,36 @@ def fargate(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     return _synth("fargate", tmp_path_factory)
 
 
-# Compute methods every cross-cutting test (cdk-nag, cfn-lint, snapshots, stateful IDs) covers.
-COMPUTE_METHODS = ("fargate",)
+@pytest.fixture(scope="session")
+def eks(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """Every environment with compute=eks."""
+    return _synth("eks", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def ec2(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """Every environment with compute=ec2."""
+    return _synth("ec2", tmp_path_factory)
+
+
+# Every cross-cutting test (cdk-nag, cfn-lint, snapshots, stateful IDs) covers every method.
+from corridor_cdk.config import COMPUTE_METHODS  # noqa: E402
 
 
 @pytest.fixture(scope="session", params=COMPUTE_METHODS)
 def any_compute(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """Every environment, once per compute method."""
     return _synth(request.param, tmp_path_factory)
+
+
+# A second configuration exercising the optional paths: an existing certificate and a
+# registry outside ECR (pull credentials from Secrets Manager).
+ALTERNATE_CONTEXT = {
+    "certificate_arn": "arn:aws:acm:us-east-1:333333333333:certificate/0a1b2c3d-aaaa-bbbb-cccc-000000000000",
+    "container_registry": "registry.corridorplatforms.com",
+}
+
+
+@pytest.fixture(scope="session")
+def alternate(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synthesize(ALTERNATE_CONTEXT, tmp_path_factory.mktemp("cdk-alternate"))
