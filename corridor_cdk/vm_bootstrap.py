@@ -374,7 +374,7 @@ CONFIG_HELPER = r'''#!/usr/bin/python3
 import json, os, subprocess, sys
 from urllib.parse import quote
 
-spec = json.load(open("/etc/corridor/environment.json"))
+spec = json.load(open(os.environ.get("CORRIDOR_ENVIRONMENT_SPEC", "/etc/corridor/environment.json")))
 cache = {}
 
 
