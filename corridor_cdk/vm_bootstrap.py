@@ -1,23 +1,29 @@
-"""The EC2 boot script (cloud-init user data), rendered from the component model.
+"""What runs on an EC2 instance, rendered from the component model.
 
-Pure Python, no CDK: ``render_bootstrap(settings)`` returns the script text so tests
-can run ``bash -n`` and shellcheck on it. The construct (constructs_lib/ec2_compute.py)
-passes CloudFormation tokens as the settings' values.
+Pure Python, no CDK, so tests can render it and run ``bash -n``/shellcheck on it.
+The construct (constructs_lib/ec2_compute.py) passes CloudFormation tokens as values.
 
-What the script does on an Amazon Linux 2023 instance, in order (guide step 6.4):
+- ``render_user_data``: the cloud-init user data. It stays small (EC2 allows 16 KB):
+  it installs cfn-init, lets cfn-init write every rendered file from the group's
+  ``AWS::CloudFormation::Init`` metadata, runs the bootstrap and signals the group with
+  the exit status from an EXIT trap, so a failed boot fails the deployment.
+- ``render_files``: systemd units (one per component, the migration, secret refresh,
+  data mirror, drain), the secret-to-environment helper, nginx, logrotate and CloudWatch
+  agent configuration, and ``render_bootstrap``, which on Amazon Linux 2023 (guide step 6.4):
 
-1. installs Python 3.11, Java (Corretto 17), Redis, nginx, the CloudWatch agent and
-   cfn-signal from the OS repositories, and starts the agent (logs and memory metrics);
-2. formats (first use only) and mounts the EBS data volume at ``SHARED_DATA_PATH``;
-   a fresh volume is filled from the S3 mirror that earlier instances wrote;
-3. fetches the Corridor bundle from S3 and runs ``corridor-bundle/install <target>
-   -i /opt/corridor`` for every component;
-4. writes each component's environment from Secrets Manager into ``/run/corridor``
-   (tmpfs, root-only): secrets are fetched at boot, never placed in user data;
-5. runs the database migration, then starts one systemd unit per component, Redis
-   and nginx (port 80 -> the load-balanced component);
-6. waits for the health check through nginx and signals CloudFormation; any failure
-   on the way signals failure (trap), so a bad boot fails the deployment.
+  1. installs Python 3.11, Java (Corretto 17), Redis, nginx and the CloudWatch agent, and
+     starts the agent (component logs, memory and disk metrics);
+  2. formats (first use only) and mounts the EBS data volume at ``SHARED_DATA_PATH``; a
+     fresh volume is filled from the S3 mirror earlier instances wrote;
+  3. fetches the Corridor bundle from S3 and runs ``corridor-bundle/install <target>
+     -i /opt/corridor`` for every component;
+  4. writes each component's environment from Secrets Manager into ``/run/corridor``
+     (tmpfs, root-only): secrets are fetched at boot, never placed in user data;
+  5. runs the database migration, then starts Redis, every component and nginx
+     (port 80 -> the load-balanced component);
+  6. succeeds only when the health check answers through nginx and every unit runs.
+
+No secret value is ever an input: only secret ARNs and JSON field names.
 """
 
 from __future__ import annotations
