@@ -114,6 +114,8 @@ def test_group_size_and_instance_type_follow_the_guides_table(tier_prod: tuple[s
     _, group = _group(s, "CorridorProd")
     assert (group["Properties"]["MinSize"], group["Properties"]["MaxSize"]) == (str(min_size), str(max_size))
     assert "DesiredCapacity" not in group["Properties"]  # a deploy never resets a scaled group
+    # Rolling updates keep min - 1 serving: a group of one drains before its replacement boots.
+    assert group["UpdatePolicy"]["AutoScalingRollingUpdate"]["MinInstancesInService"] == min_size - 1
     assert _template_data(s, "CorridorProd")["InstanceType"] == instance_type
     # Several instances scale on CPU; a fixed group has no policy.
     policies = s.resources("CorridorProd", "AWS::AutoScaling::ScalingPolicy")
