@@ -35,8 +35,7 @@ def build_app(
     from stacks.corridor_stack import CorridorStack
 
     app = cdk.App(context=dict(context) if context is not None else None, outdir=outdir)
-    requested = {k: app.node.try_get_context(k) for k in EnvironmentConfig.model_fields}
-    overrides = overrides_from_context({k: v for k, v in requested.items() if v is not None})
+    overrides = overrides_from_context(app.node.get_all_context())
     environments = load_environments(overrides, path=config_path)
     for cfg in environments:
         CorridorStack(app, cfg)

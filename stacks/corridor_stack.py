@@ -102,6 +102,7 @@ class CorridorStack(Stack):
             max_allocated_storage_gib=sizing.db_max_storage_gib,
             backup_retention_days=sizing.db_backup_retention_days,
             multi_az=cfg.multi_az,
+            availability_zone=cfg.availability_zones[0],  # single-az: next to the compute
             protect_data=cfg.protect_data,
             data_key=self.keys.data,
             secrets_key=self.keys.secrets,
@@ -138,6 +139,7 @@ class CorridorStack(Stack):
             target_type=elbv2.TargetType.INSTANCE if on_vms else elbv2.TargetType.IP,
             health=web.health,
             access_logs_bucket=self.buckets.access_logs,
+            deletion_protection=cfg.protect_data,
         )
 
         # Shared files: EFS for the container methods; EC2 keeps them on its EBS data volume.

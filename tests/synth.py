@@ -11,7 +11,7 @@ from typing import Any, Mapping
 from aws_cdk.assertions import Template
 
 from corridor_cdk.app_factory import build_app, cdk_json_context
-from corridor_cdk.config import EnvironmentConfig
+from corridor_cdk.config import DEFAULT_CONFIG_PATH, EnvironmentConfig
 
 STACKS = ("CorridorDev", "CorridorStaging", "CorridorProd")
 
@@ -40,9 +40,9 @@ class Synthesized:
         return json.loads(path.read_text()) if path.exists() else {"pluginReports": []}
 
 
-def synthesize(context: Mapping[str, Any], outdir: Path) -> Synthesized:
+def synthesize(context: Mapping[str, Any], outdir: Path, config_path: Path = DEFAULT_CONFIG_PATH) -> Synthesized:
     """Build and synthesize the app; raises if cdk-nag or any validation fails."""
-    app, envs = build_app({**cdk_json_context(), **context}, outdir=str(outdir))
+    app, envs = build_app({**cdk_json_context(), **context}, outdir=str(outdir), config_path=config_path)
     app.synth()
     templates = {
         cfg.stack_name: json.loads((outdir / f"{cfg.stack_name}.template.json").read_text()) for cfg in envs
