@@ -223,8 +223,10 @@ class CorridorStack(Stack):
     # --- operations: the same for every compute method -----------------------------------
     @property
     def dashboard_name(self) -> str:
-        """The guide's CorridorHealthDashboard, one per environment."""
-        return f"CorridorHealthDashboard-{self.cfg.name}"
+        """The guide's CorridorHealthDashboard, one per environment and region: dashboards (like
+        budgets) are global to the account, and a restore drill deploys the environment again in
+        its DR region."""
+        return f"CorridorHealthDashboard-{self.cfg.name}-{self.cfg.region}"
 
     def _operations(self, log_retention: logs.RetentionDays, removal: RemovalPolicy) -> None:
         """Alerts topic, WAF, backups, alarms and dashboard, budget.
@@ -291,7 +293,7 @@ class CorridorStack(Stack):
             web_acl_metric_name=self.firewall.name if self.firewall is not None else None,
         )
         self.budget = MonthlyBudget(
-            self, "Budget", name=f"{prefix}-monthly", amount_usd=cfg.monthly_budget_usd, email=cfg.alert_email
+            self, "Budget", name=f"{prefix}-monthly-{cfg.region}", amount_usd=cfg.monthly_budget_usd, email=cfg.alert_email
         )
 
     # Availability zones come from configuration: the default implementation would

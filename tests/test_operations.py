@@ -388,7 +388,8 @@ def test_monitoring_depends_on_no_compute_method() -> None:
 def test_health_dashboard_has_the_guides_sections(any_compute: Synthesized, stack: str) -> None:
     _, dashboard = _one(any_compute, stack, "AWS::CloudWatch::Dashboard")
     props = dashboard["Properties"]
-    assert props["DashboardName"] == f"CorridorHealthDashboard-{any_compute.configs[stack].name}"
+    cfg = any_compute.configs[stack]
+    assert props["DashboardName"] == f"CorridorHealthDashboard-{cfg.name}-{cfg.region}"
     body = _text(props["DashboardBody"])
     for title in ("Load Balancer Health", "Compute Resources", "Database Health", "Storage", "Alarms"):
         assert title in body, title
@@ -405,13 +406,18 @@ def test_health_dashboard_has_the_guides_sections(any_compute: Synthesized, stac
 # --- log groups -------------------------------------------------------------------------------
 @pytest.mark.parametrize("stack", STACKS + DR_STACKS)
 def test_every_log_group_is_encrypted_and_expires_by_tier(any_compute: Synthesized, stack: str) -> None:
+    """In the stack and in its nested stacks (EKS puts its kubectl handlers in one)."""
     env = any_compute.configs.get(stack) or any_compute.configs[stack.removesuffix("Dr")]
-    resources = any_compute.templates[stack]["Resources"]
+    resources = dict(any_compute.templates[stack]["Resources"])
+    for nested in any_compute.outdir.glob(f"{stack}*.nested.template.json"):
+        resources.update(json.loads(nested.read_text())["Resources"])
     for logical_id, resource in resources.items():
         assert resource["Type"] != "Custom::LogRetention", logical_id
         if resource["Type"] == "AWS::Logs::LogGroup":
             props = resource["Properties"]
-            assert props.get("KmsKeyId") == {"Fn::GetAtt": ["KeysLogsKeyD24E82DB", "Arn"]}, logical_id
+            assert props.get("KmsKeyId"), logical_id
+            if stack in STACKS and logical_id in any_compute.templates[stack]["Resources"]:
+                assert props["KmsKeyId"] == {"Fn::GetAtt": ["KeysLogsKeyD24E82DB", "Arn"]}, logical_id
             assert props.get("RetentionInDays") == env.sizing.log_retention_days, logical_id
         if resource["Type"] == "AWS::Lambda::Function":
             # Otherwise Lambda creates /aws/lambda/<name> unencrypted and without expiry.
@@ -584,6 +590,7 @@ def test_monthly_budget_emails_the_configured_address(any_compute: Synthesized, 
     _, budget = _one(any_compute, stack, "AWS::Budgets::Budget")
     data = budget["Properties"]["Budget"]
     assert (data["BudgetType"], data["TimeUnit"]) == ("COST", "MONTHLY")
+    assert data["BudgetName"] == f"corridor-{cfg.name}-monthly-{cfg.region}"  # budgets are account-global
     assert data["BudgetLimit"] == {"Amount": cfg.monthly_budget_usd, "Unit": "USD"}
     notifications = budget["Properties"]["NotificationsWithSubscribers"]
     assert {n["Notification"]["NotificationType"] for n in notifications} == {"ACTUAL", "FORECASTED"}
@@ -598,7 +605,7 @@ def test_operator_outputs(any_compute: Synthesized, stack: str) -> None:
     outputs = any_compute.templates[stack]["Outputs"]
     for name in ("Url", "DashboardName", "AlertsTopicArn", "DatabaseSecretName", "AccessCommand", "BackupVaultName"):
         assert name in outputs, name
-    assert outputs["DashboardName"]["Value"] == f"CorridorHealthDashboard-{cfg.name}"
+    assert outputs["DashboardName"]["Value"] == f"CorridorHealthDashboard-{cfg.name}-{cfg.region}"
     assert outputs["AlertsTopicArn"]["Value"] == _topic_ref(any_compute, stack)
     assert outputs["DatabaseSecretName"]["Value"] == f"corridor/{cfg.name}/database/credentials"
     command = _text(outputs["AccessCommand"]["Value"])
@@ -740,3 +747,43 @@ def test_a_compute_method_without_metrics_is_refused() -> None:
     empty = ComputeObservability(method="none", utilisation=())
     with pytest.raises(Exception, match="exposes no CPU/memory metrics"):
         _probe(empty, efs_provisioned_mibps=None)
+
+
+# --- the log policy on code we do not write ------------------------------------------------------
+def test_log_policy_covers_generated_functions_and_nested_stacks() -> None:
+    from aws_cdk import aws_kms as kms
+    from aws_cdk import aws_lambda as lambda_
+    from aws_cdk import aws_logs as logs
+
+    from constructs_lib.log_policy import enforce_log_group_policy
+    from corridor_cdk.app_factory import cdk_json_context
+
+    app = cdk.App(context=cdk_json_context())  # the flags of cdk.json: CDK-managed Lambda log groups
+    stack = cdk.Stack(app, "Probe", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    key = kms.Key(stack, "LogsKey")
+    code = lambda_.Code.from_inline("def handler(event, context): pass")
+    lambda_.Function(stack, "Managed", runtime=lambda_.Runtime.PYTHON_3_12, handler="index.handler", code=code)
+    nested = cdk.NestedStack(stack, "Nested")
+    lambda_.CfnFunction(nested, "Raw", role="arn:aws:iam::111111111111:role/x", code={"zipFile": "x"},
+                        runtime="python3.12", handler="index.handler")
+    created = enforce_log_group_policy(
+        stack,
+        key=key,
+        retention=logs.RetentionDays.THREE_MONTHS,
+        retention_days=90,
+        removal_policy=cdk.RemovalPolicy.DESTROY,
+        function_log_group_name="/aws/lambda/probe-generated",
+    )
+    assert len(created) == 1  # only the nested stack's raw function needed a group
+    parent = Template.from_stack(stack).to_json()["Resources"]
+    (managed_group,) = [r for r in parent.values() if r["Type"] == "AWS::Logs::LogGroup"]
+    assert managed_group["Properties"]["RetentionInDays"] == 90  # CDK's default is 731
+    assert "KmsKeyId" in managed_group["Properties"]
+    (managed_fn,) = [r for r in parent.values() if r["Type"] == "AWS::Lambda::Function"]
+    assert "LoggingConfig" not in managed_fn["Properties"]  # it already logs to its declared group
+    child = Template.from_stack(nested).to_json()["Resources"]
+    (raw,) = [r for r in child.values() if r["Type"] == "AWS::Lambda::Function"]
+    (group_id, group), = [(k, r) for k, r in child.items() if r["Type"] == "AWS::Logs::LogGroup"]
+    assert raw["Properties"]["LoggingConfig"] == {"LogGroup": {"Ref": group_id}}
+    assert group["Properties"]["LogGroupName"] == "/aws/lambda/probe-generated-nested"
+    assert group["Properties"]["RetentionInDays"] == 90 and "KmsKeyId" in group["Properties"]
