@@ -344,39 +344,22 @@ class Monitoring(Construct):
         if file_system is not None:
             storage_widgets = self._efs(file_system, efs_provisioned_mibps)
         if backup_bucket is not None:
+            bucket_size = cloudwatch.Metric(
+                namespace="AWS/S3",
+                metric_name="BucketSizeBytes",
+                dimensions_map={"BucketName": backup_bucket.bucket_name, "StorageType": "StandardStorage"},
+                statistic="Average",
+                period=Duration.days(1),
+            )
             storage_widgets.append(
-                cloudwatch.GraphWidget(
-                    title="Backup bucket size (GiB, daily)",
-                    left=[
-                        cloudwatch.MathExpression(
-                            expression=f"size / {GIB}",
-                            using_metrics={
-                                "size": cloudwatch.Metric(
-                                    namespace="AWS/S3",
-                                    metric_name="BucketSizeBytes",
-                                    dimensions_map={
-                                        "BucketName": backup_bucket.bucket_name,
-                                        "StorageType": "StandardStorage",
-                                    },
-                                    statistic="Average",
-                                    period=Duration.days(1),
-                                )
-                            },
-                            label="Standard storage",
-                            period=Duration.days(1),
-                        )
-                    ],
-                    width=8,
-                )
+                _graph("Backup bucket size (GiB, daily)", [_in_gib(bucket_size, "size", "Standard storage", Duration.days(1))])
             )
 
         # --- NAT gateways --------------------------------------------------------------------
         nat_widgets = self._nat_gateways(nat_gateway_ids)
 
         # --- dashboard -------------------------------------------------------------------------
-        def graph(title: str, left: list[cloudwatch.IMetric], right: list[cloudwatch.IMetric] | None = None, **kw):  # type: ignore[no-untyped-def]
-            return cloudwatch.GraphWidget(title=title, left=left, right=right or [], width=8, height=6, **kw)
-
+        percent_axis = cloudwatch.YAxisProps(min=0, max=100)
         rows: list[list[cloudwatch.IWidget]] = [
             [
                 cloudwatch.TextWidget(
@@ -389,10 +372,15 @@ class Monitoring(Construct):
             ],
             [_header("Load Balancer Health")],
             [
-                graph("Load Balancer Health", [healthy.with_(period=FIVE_MINUTES, statistic="Average"),
-                                               unhealthy_targets.with_(period=FIVE_MINUTES, statistic="Average")]),
-                graph("Requests and 5xx", [requests], [target_5xx, elb_5xx]),
-                graph(
+                _graph(
+                    "Load Balancer Health",
+                    [
+                        healthy.with_(period=FIVE_MINUTES, statistic="Average"),
+                        unhealthy_targets.with_(period=FIVE_MINUTES, statistic="Average"),
+                    ],
+                ),
+                _graph("Requests and 5xx", [requests], [target_5xx, elb_5xx]),
+                _graph(
                     "Target response time (s)",
                     [
                         tg.target_response_time(period=FIVE_MINUTES, statistic="p50", label="p50"),
@@ -403,30 +391,22 @@ class Monitoring(Construct):
             ],
             [_header(f"Compute Resources ({observability.method})")],
             [
-                graph("CPU utilisation (%)", cpu_lines, left_y_axis=cloudwatch.YAxisProps(min=0, max=100)),
-                graph("Memory utilisation (%)", memory_lines, left_y_axis=cloudwatch.YAxisProps(min=0, max=100)),
-                graph("Missing or unhealthy units", missing_lines or [unhealthy_targets]),
+                _graph("CPU utilisation (%)", cpu_lines, axis=percent_axis),
+                _graph("Memory utilisation (%)", memory_lines, axis=percent_axis),
+                _graph("Missing or unhealthy units", missing_lines or [unhealthy_targets]),
             ],
             [_header("Database Health")],
             [
-                graph("Database Health", [db_cpu], [connections]),
-                graph(
-                    "Free storage (GiB)",
-                    [cloudwatch.MathExpression(expression=f"free / {GIB}", using_metrics={"free": free_storage},
-                                               label="Free storage", period=FIVE_MINUTES)],
-                ),
-                graph(
-                    "Freeable memory (GiB)",
-                    [cloudwatch.MathExpression(expression=f"mem / {GIB}", using_metrics={"mem": freeable_memory},
-                                               label="Freeable memory", period=FIVE_MINUTES)],
-                ),
+                _graph("Database Health", [db_cpu], [connections]),
+                _graph("Free storage (GiB)", [_in_gib(free_storage, "free", "Free storage", FIVE_MINUTES)]),
+                _graph("Freeable memory (GiB)", [_in_gib(freeable_memory, "mem", "Freeable memory", FIVE_MINUTES)]),
             ],
         ]
         if storage_widgets:
             rows += [[_header("Storage")], storage_widgets]
         network_widgets = list(nat_widgets)
         if web_acl_metric_name is not None:
-            network_widgets.append(graph("WAF requests", self._waf_metrics(web_acl_metric_name)))
+            network_widgets.append(_graph("WAF requests", self._waf_metrics(web_acl_metric_name)))
         if network_widgets:
             rows += [[_header("Network")], network_widgets]
         rows.append(
@@ -523,10 +503,7 @@ class Monitoring(Construct):
                 comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
                 evaluation_periods=2,
             )
-            capacity: cloudwatch.IMetric = cloudwatch.MathExpression(
-                expression=f"burst / {GIB}", using_metrics={"burst": burst}, label="Burst credits (GiB)",
-                period=FIVE_MINUTES,
-            )
+            capacity: cloudwatch.IMetric = _in_gib(burst, "burst", "Burst credits (GiB)", FIVE_MINUTES)
         else:
             self._alarm(
                 "EfsThroughput",
@@ -539,33 +516,16 @@ class Monitoring(Construct):
                 evaluation_periods=3,
             )
             capacity = throughput_percent
+        size = cloudwatch.Metric(
+            namespace="AWS/EFS",
+            metric_name="StorageBytes",
+            dimensions_map={"FileSystemId": file_system.file_system_id, "StorageClass": "Total"},
+            statistic="Average",
+            period=FIVE_MINUTES,
+        )
         return [
-            cloudwatch.GraphWidget(
-                title="EFS storage (GiB)",
-                left=[
-                    cloudwatch.MathExpression(
-                        expression=f"size / {GIB}",
-                        using_metrics={
-                            "size": cloudwatch.Metric(
-                                namespace="AWS/EFS",
-                                metric_name="StorageBytes",
-                                dimensions_map={"FileSystemId": file_system.file_system_id, "StorageClass": "Total"},
-                                statistic="Average",
-                                period=FIVE_MINUTES,
-                            )
-                        },
-                        label="Total",
-                        period=FIVE_MINUTES,
-                    )
-                ],
-                width=8,
-            ),
-            cloudwatch.GraphWidget(
-                title="EFS throughput",
-                left=[throughput_percent] if provisioned_mibps is not None else [capacity],
-                right=[metric("ClientConnections", "Sum", "Client connections")],
-                width=8,
-            ),
+            _graph("EFS storage (GiB)", [_in_gib(size, "size", "Total", FIVE_MINUTES)]),
+            _graph("EFS throughput", [capacity], [metric("ClientConnections", "Sum", "Client connections")]),
         ]
 
     def _nat_gateways(self, nat_gateway_ids: Mapping[str, str]) -> list[cloudwatch.IWidget]:
@@ -696,6 +656,24 @@ def _renamed(expression: cloudwatch.MathExpression, suffix: str) -> cloudwatch.M
         period=expression.period,
         search_account=expression.search_account,
         search_region=expression.search_region,
+    )
+
+
+def _graph(
+    title: str,
+    left: list[cloudwatch.IMetric],
+    right: list[cloudwatch.IMetric] | None = None,
+    *,
+    axis: cloudwatch.YAxisProps | None = None,
+) -> cloudwatch.GraphWidget:
+    """A third of a dashboard row."""
+    return cloudwatch.GraphWidget(title=title, left=left, right=right or [], left_y_axis=axis, width=8, height=6)
+
+
+def _in_gib(metric: cloudwatch.IMetric, metric_id: str, label: str, period: Duration) -> cloudwatch.MathExpression:
+    """A byte-valued metric shown in GiB."""
+    return cloudwatch.MathExpression(
+        expression=f"{metric_id} / {GIB}", using_metrics={metric_id: metric}, label=label, period=period
     )
 
 

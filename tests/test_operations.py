@@ -649,7 +649,9 @@ def _fake_observability() -> ComputeObservability:
     )
 
 
-def _probe(observability: ComputeObservability, *, efs_provisioned_mibps: int | None) -> dict[str, Any]:
+def _probe(
+    observability: ComputeObservability, *, efs_provisioned_mibps: int | None, with_files: bool = True
+) -> dict[str, Any]:
     app = cdk.App()
     stack = cdk.Stack(app, "Probe", env=cdk.Environment(account="111111111111", region="us-east-1"))
     vpc = ec2.Vpc(
@@ -683,11 +685,15 @@ def _probe(observability: ComputeObservability, *, efs_provisioned_mibps: int | 
         ),
         database_instance_class="t3.medium",
         database_storage_gib=20,
-        file_system=efs.FileSystem.from_file_system_attributes(
-            stack,
-            "Files",
-            file_system_id="fs-12345678",
-            security_group=ec2.SecurityGroup.from_security_group_id(stack, "FilesGroup", "sg-12345678"),
+        file_system=(
+            efs.FileSystem.from_file_system_attributes(
+                stack,
+                "Files",
+                file_system_id="fs-12345678",
+                security_group=ec2.SecurityGroup.from_security_group_id(stack, "FilesGroup", "sg-12345678"),
+            )
+            if with_files
+            else None
         ),
         efs_provisioned_mibps=efs_provisioned_mibps,
         backup_bucket=None,
@@ -741,6 +747,59 @@ def test_provisioned_efs_is_watched_for_throughput_not_burst_credits(probe: dict
         ("PermittedThroughput", "Average"),
     }
     assert "PERIOD(metered)" in _expression(throughput)
+
+
+def test_without_efs_and_unhealthy_metrics_the_rest_still_stands() -> None:
+    """EC2's shape: no EFS, host groups from the CloudWatch agent, no unhealthy metric given."""
+    group = {"AutoScalingGroupName": "corridor-hosts"}
+    agent = ComputeObservability(
+        method="ec2-like",
+        utilisation=(
+            ComponentMetrics(
+                "corridor-hosts",
+                cloudwatch.Metric(namespace="CWAgent", metric_name="cpu_usage_active", dimensions_map=group),
+                cloudwatch.Metric(namespace="CWAgent", metric_name="mem_used_percent", dimensions_map=group),
+            ),
+        ),
+    )
+    alarms = _probe_alarms(_probe(agent, efs_provisioned_mibps=None, with_files=False))
+    assert not [n for n in alarms if n.startswith(("efs-", "unhealthy-corridor"))]
+    _single_metric(alarms["high-memory-corridor-hosts"], "CWAgent", "mem_used_percent", "Average", 300)
+    assert {"health-check-failures", "db-connection-errors", "unhealthy-targets", "certificate-expiry"} <= set(alarms)
+
+
+def test_backup_selection_takes_the_compute_methods_resources() -> None:
+    """EC2 hands over its EBS volumes as backup resources (by tag): they join the selection."""
+    from aws_cdk import aws_backup as backup
+    from aws_cdk import aws_kms as kms
+
+    from constructs_lib.backup import DataBackup
+
+    app = cdk.App()
+    stack = cdk.Stack(app, "Probe", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    DataBackup(
+        stack,
+        "Backup",
+        name_prefix="probe",
+        key=kms.Key(stack, "Key"),
+        resources=[
+            backup.BackupResource.from_arn("arn:aws:rds:us-east-1:111111111111:db:probe-db"),
+            backup.BackupResource.from_tag("corridor:backup", "daily"),
+        ],
+        daily_retention_days=7,
+        protect=False,
+        copy_to_vault_arn=None,
+        topic=sns.Topic(stack, "Topic"),
+    )
+    (selection,) = [
+        r["Properties"]["BackupSelection"]
+        for r in Template.from_stack(stack).to_json()["Resources"].values()
+        if r["Type"] == "AWS::Backup::BackupSelection"
+    ]
+    assert selection["Resources"] == ["arn:aws:rds:us-east-1:111111111111:db:probe-db"]
+    assert selection["ListOfTags"] == [
+        {"ConditionKey": "corridor:backup", "ConditionType": "STRINGEQUALS", "ConditionValue": "daily"}
+    ]
 
 
 def test_a_compute_method_without_metrics_is_refused() -> None:
