@@ -516,6 +516,13 @@ class Monitoring(Construct):
                 evaluation_periods=3,
             )
             capacity = throughput_percent
+        # EFS reports ClientConnections as a per-minute sum: divide by the minutes in the period.
+        connections = cloudwatch.MathExpression(
+            expression="conns / (PERIOD(conns) / 60)",
+            using_metrics={"conns": metric("ClientConnections", "Sum", "Client connections")},
+            label="Client connections",
+            period=FIVE_MINUTES,
+        )
         size = cloudwatch.Metric(
             namespace="AWS/EFS",
             metric_name="StorageBytes",
@@ -525,7 +532,7 @@ class Monitoring(Construct):
         )
         return [
             _graph("EFS storage (GiB)", [_in_gib(size, "size", "Total", FIVE_MINUTES)]),
-            _graph("EFS throughput", [capacity], [metric("ClientConnections", "Sum", "Client connections")]),
+            _graph("EFS throughput", [capacity], [connections]),
         ]
 
     def _nat_gateways(self, nat_gateway_ids: Mapping[str, str]) -> list[cloudwatch.IWidget]:

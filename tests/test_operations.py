@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -126,8 +127,6 @@ def _observability(s: Synthesized, stack: str) -> ComputeObservability:
 
 
 def _slug(label: str) -> str:
-    import re
-
     return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
 
 
