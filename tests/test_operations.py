@@ -407,21 +407,31 @@ def test_health_dashboard_has_the_guides_sections(any_compute: Synthesized, stac
 def test_every_log_group_is_encrypted_and_expires_by_tier(any_compute: Synthesized, stack: str) -> None:
     """In the stack and in its nested stacks (EKS puts its kubectl handlers in one)."""
     env = any_compute.configs.get(stack) or any_compute.configs[stack.removesuffix("Dr")]
-    resources = dict(any_compute.templates[stack]["Resources"])
-    for nested in any_compute.outdir.glob(f"{stack}*.nested.template.json"):
-        resources.update(json.loads(nested.read_text())["Resources"])
-    for logical_id, resource in resources.items():
-        assert resource["Type"] != "Custom::LogRetention", logical_id
-        if resource["Type"] == "AWS::Logs::LogGroup":
-            props = resource["Properties"]
-            assert props.get("KmsKeyId"), logical_id
-            if stack in STACKS and logical_id in any_compute.templates[stack]["Resources"]:
-                assert props["KmsKeyId"] == {"Fn::GetAtt": ["KeysLogsKeyD24E82DB", "Arn"]}, logical_id
-            assert props.get("RetentionInDays") == env.sizing.log_retention_days, logical_id
-        if resource["Type"] == "AWS::Lambda::Function":
-            # Otherwise Lambda creates /aws/lambda/<name> unencrypted and without expiry.
-            assert "LogGroup" in resource["Properties"].get("LoggingConfig", {}), logical_id
-            assert "LogRetention" not in logical_id
+    templates = [any_compute.templates[stack]] + [
+        json.loads(nested.read_text()) for nested in any_compute.outdir.glob(f"{stack}*.nested.template.json")
+    ]
+    for index, template in enumerate(templates):
+        resources = template["Resources"]
+        declared_default_groups = set()
+        for logical_id, resource in resources.items():
+            assert resource["Type"] != "Custom::LogRetention", logical_id
+            if resource["Type"] == "AWS::Logs::LogGroup":
+                props = resource["Properties"]
+                assert props.get("KmsKeyId"), logical_id
+                if index == 0 and stack in STACKS:
+                    assert props["KmsKeyId"] == {"Fn::GetAtt": ["KeysLogsKeyD24E82DB", "Arn"]}, logical_id
+                assert props.get("RetentionInDays") == env.sizing.log_retention_days, logical_id
+                name = props.get("LogGroupName")
+                if isinstance(name, dict) and name.get("Fn::Join", [None])[0] == "":
+                    parts = name["Fn::Join"][1]
+                    if parts[0] == "/aws/lambda/" and isinstance(parts[1], dict):
+                        declared_default_groups.add(parts[1].get("Ref"))
+        for logical_id, resource in resources.items():
+            if resource["Type"] == "AWS::Lambda::Function":
+                # Otherwise Lambda creates /aws/lambda/<name> unencrypted and without expiry.
+                has_group = "LogGroup" in resource["Properties"].get("LoggingConfig", {})
+                assert has_group or logical_id in declared_default_groups, logical_id
+                assert "LogRetention" not in logical_id
 
 
 # --- backup ---------------------------------------------------------------------------------
