@@ -58,7 +58,7 @@ class Network(Construct):
 
     Attributes:
         vpc, alb_security_group, app_security_group, database_security_group,
-        efs_security_group, endpoint_security_group.
+        efs_security_group, endpoint_security_group, nat_gateway_ids.
 
     Security groups are created with no egress; the stack wires the rules between them.
     """
@@ -142,6 +142,16 @@ class Network(Construct):
         self.app_security_group = self._group("AppSecurityGroup", "Corridor application components")
         self.database_security_group = self._group("DatabaseSecurityGroup", "Corridor RDS PostgreSQL")
         self.efs_security_group = self._group("EfsSecurityGroup", "Corridor EFS mount targets")
+
+    @property
+    def nat_gateway_ids(self) -> dict[str, str]:
+        """NAT gateway id by availability zone (for alarms and the dashboard)."""
+        gateways: dict[str, str] = {}
+        for subnet in self.vpc.public_subnets:
+            nat = subnet.node.try_find_child("NATGateway")
+            if isinstance(nat, ec2.CfnNatGateway):
+                gateways[subnet.availability_zone] = nat.ref
+        return gateways
 
     @property
     def private_subnets(self) -> ec2.SubnetSelection:
