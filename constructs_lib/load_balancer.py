@@ -118,7 +118,8 @@ class LoadBalancer(Construct):
             Acknowledgment(
                 id="AwsSolutions-EC23",
                 reason="Internet-facing load balancer: the guide requires HTTPS 443 (and HTTP 80 solely for the "
-                "301 redirect) from anywhere. The WAF web ACL and the TLS policy protect it; nothing else is public.",
+                "301 redirect) from anywhere. The TLS policy and, where waf_enabled (staging and prod by default), the "
+                "WAF web ACL protect it; nothing else in the stack is reachable from the internet.",
             )
         )
 
