@@ -11,6 +11,8 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from constructs_lib.zones import mark_configured_zone
+
 DATABASE_NAME = "corridor"
 DATABASE_USER = "corridor"
 DATABASE_PORT = 5432
@@ -46,6 +48,7 @@ class Database(Construct):
         max_allocated_storage_gib: int,
         backup_retention_days: int,
         multi_az: bool,
+        availability_zone: str | None,
         protect_data: bool,
         data_key: kms.IKey,
         secrets_key: kms.IKey,
@@ -126,6 +129,7 @@ class Database(Construct):
             storage_encrypted=True,
             storage_encryption_key=data_key,
             multi_az=multi_az,
+            availability_zone=None if multi_az else availability_zone,
             backup_retention=Duration.days(backup_retention_days),
             preferred_backup_window="03:00-04:00",
             preferred_maintenance_window="sun:04:30-sun:05:30",
@@ -144,6 +148,8 @@ class Database(Construct):
         )
 
         self.instance.node.add_dependency(self.log_group)
+        if not multi_az and availability_zone:
+            mark_configured_zone(self.instance)
         Validations.of(self.instance).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-RDS11",

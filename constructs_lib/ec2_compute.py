@@ -240,6 +240,17 @@ class Ec2Compute(Construct):
             f"{self.service_linked_role.ref}"
         )
         self._allow_volume_encryption(runtime.data_key, service_role_arn)
+        topic_key = runtime.notification_topic.master_key if runtime.notification_topic else None
+        if topic_key is not None:
+            # Scaling notifications go to an encrypted topic: Auto Scaling publishes with its role.
+            topic_key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="CorridorAutoScalingNotifications",
+                    principals=[iam.ArnPrincipal(service_role_arn)],
+                    actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                    resources=["*"],
+                )
+            )
 
         self.group = autoscaling.AutoScalingGroup(
             self,

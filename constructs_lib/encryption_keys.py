@@ -19,7 +19,10 @@ class EncryptionKeys(Construct):
         data: RDS, EFS, EBS volumes and the backup bucket.
         logs: CloudWatch Logs (the logs service principal of this region may use it).
         secrets: Secrets Manager secrets (database and application secrets).
-        alerts: the SNS alert topic (CloudWatch alarms and AWS Budgets may publish).
+        alerts: the SNS alert topic (CloudWatch alarms, EventBridge and AWS Budgets may publish).
+        backup: the AWS Backup vault (recovery points of EFS and every copy made into the vault).
+            A key of its own, so that the key guarding the last copy of the data can be
+            administered (and its deletion restricted) apart from the live data's key.
 
     Keys are always retained on delete (a key is cheap, and a deleted key makes every
     snapshot and backup encrypted with it unreadable).
@@ -31,6 +34,7 @@ class EncryptionKeys(Construct):
         self.logs = self._key("LogsKey", f"{alias_prefix}/logs", "CloudWatch Logs")
         self.secrets = self._key("SecretsKey", f"{alias_prefix}/secrets", "Secrets Manager secrets")
         self.alerts = self._key("AlertsKey", f"{alias_prefix}/alerts", "the SNS alerts topic")
+        self.backup = self._key("BackupKey", f"{alias_prefix}/backup", "the AWS Backup vault")
 
         region = Stack.of(self).region
         account = Stack.of(self).account
@@ -45,12 +49,14 @@ class EncryptionKeys(Construct):
                 },
             )
         )
-        # Alarms and budgets publish to the encrypted topic.
+        # Alarms, EventBridge rules (backup job failures) and budgets publish to the
+        # encrypted topic: SNS asks KMS for a data key on the publishing service's behalf.
         self.alerts.add_to_resource_policy(
             iam.PolicyStatement(
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 principals=[
                     iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+                    iam.ServicePrincipal("events.amazonaws.com"),
                     iam.ServicePrincipal("budgets.amazonaws.com"),
                 ],
                 resources=["*"],

@@ -22,7 +22,8 @@ class LoadBalancer(Construct):
       TLS 1.2+ policy; HTTP 80 answers only with a 301 to HTTPS;
     - one target group with the guide's ``/health`` check (30 s, 5 s, 2 healthy,
       3 unhealthy); ``target_type`` is IP for Fargate/EKS pods, INSTANCE for EC2;
-    - a Route 53 alias A record for the domain.
+    - a Route 53 alias A record for the domain;
+    - deletion protection (on by default) so a stray delete cannot take the entry point down.
 
     Attributes:
         alb, target_group, https_listener, certificate, record.
@@ -44,6 +45,7 @@ class LoadBalancer(Construct):
         target_type: elbv2.TargetType,
         health: HealthCheck,
         access_logs_bucket: s3.IBucket,
+        deletion_protection: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         self.domain_name = domain_name
@@ -70,7 +72,7 @@ class LoadBalancer(Construct):
             security_group=security_group,
             ip_address_type=elbv2.IpAddressType.IPV4,
             drop_invalid_header_fields=True,
-            deletion_protection=False,
+            deletion_protection=deletion_protection,
             idle_timeout=Duration.seconds(120),
         )
         self.alb.log_access_logs(access_logs_bucket, prefix="alb")
@@ -116,7 +118,8 @@ class LoadBalancer(Construct):
             Acknowledgment(
                 id="AwsSolutions-EC23",
                 reason="Internet-facing load balancer: the guide requires HTTPS 443 (and HTTP 80 solely for the "
-                "301 redirect) from anywhere. The WAF web ACL and the TLS policy protect it; nothing else is public.",
+                "301 redirect) from anywhere. The TLS policy and, where waf_enabled (staging and prod by default), the "
+                "WAF web ACL protect it; nothing else in the stack is reachable from the internet.",
             )
         )
 

@@ -26,20 +26,24 @@ def build_app(
     outdir: str | None = None,
     config_path: Path | str = DEFAULT_CONFIG_PATH,
 ) -> tuple[cdk.App, list[EnvironmentConfig]]:
-    """An app with every configured environment's stack and cdk-nag enabled.
+    """An app with every configured environment's stack (plus ``<stack>Dr`` in the DR region
+    for environments with ``dr_region``) and cdk-nag enabled.
 
     ``context`` is passed by tests; under the CDK CLI it is None and the App reads
     cdk.json and ``-c`` values itself. Raises ConfigError for bad configuration.
     """
     # Imported here so that `corridor_cdk.config` stays importable without loading stacks.
     from stacks.corridor_stack import CorridorStack
+    from stacks.disaster_recovery_stack import DisasterRecoveryStack
 
     app = cdk.App(context=dict(context) if context is not None else None, outdir=outdir)
-    requested = {k: app.node.try_get_context(k) for k in EnvironmentConfig.model_fields}
-    overrides = overrides_from_context({k: v for k, v in requested.items() if v is not None})
+    overrides = overrides_from_context(app.node.get_all_context())
     environments = load_environments(overrides, path=config_path)
     for cfg in environments:
-        CorridorStack(app, cfg)
+        stack = CorridorStack(app, cfg)
+        if cfg.dr_region:
+            # Deployed before the environment (its backup plan copies into this vault).
+            stack.add_stack_dependency(DisasterRecoveryStack(app, cfg))
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app, environments
 

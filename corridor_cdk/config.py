@@ -8,8 +8,10 @@ single-line `ConfigError` naming the setting and what is allowed.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
+import typing
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
@@ -24,7 +26,11 @@ ENVIRONMENT_NAMES = ("dev", "staging", "prod")
 COMPUTE_METHODS = ("fargate", "eks", "ec2")
 TOPOLOGIES = ("single-az", "multi-az")
 
-_REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+# Commercial-partition regions (the ARNs this app writes use the `aws` partition).
+_REGION_RE = re.compile(r"^(us|eu|ap|ca|sa|me|af|il|mx)-(north|south|east|west|central|northeast|southeast|southwest|northwest)-\d$")
+_REGISTRY_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?(/[a-z0-9._-]+)*$")
+_IMAGE_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?(/[a-z0-9._-]+)+(:[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})$")
+_PRIVATE_RANGES = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 _DNS_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
@@ -87,7 +93,7 @@ class EnvironmentConfig(BaseModel):
     @classmethod
     def _region(cls, v: str | None) -> str | None:
         if v is not None and not _REGION_RE.fullmatch(v):
-            raise ValueError("must be an AWS region name such as us-east-1")
+            raise ValueError("must be a commercial AWS region such as us-east-1 (GovCloud and China are not supported)")
         return v
 
     @field_validator("vpc_cidr")
@@ -99,6 +105,8 @@ class EnvironmentConfig(BaseModel):
             raise ValueError("must be an IPv4 network such as 10.0.0.0/16") from None
         if net.version != 4 or not 16 <= net.prefixlen <= 20:
             raise ValueError("must be an IPv4 network from /16 to /20 (it holds the guide's /24 subnets)")
+        if not any(net.subnet_of(p) for p in _PRIVATE_RANGES):  # type: ignore[arg-type]
+            raise ValueError("must be inside a private range (10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16)")
         return v
 
     @field_validator("alert_email")
@@ -114,6 +122,8 @@ class EnvironmentConfig(BaseModel):
         v = v.rstrip(".").lower()
         if not _DNS_RE.fullmatch(v):
             raise ValueError("must be a DNS name such as corridor.example.com")
+        if len(v) > 64:
+            raise ValueError("must be at most 64 characters (the ACM certificate limit)")
         return v
 
     @field_validator("hosted_zone_id")
@@ -144,6 +154,20 @@ class EnvironmentConfig(BaseModel):
             raise ValueError("must be an S3 URI such as s3://my-bucket/corridor-bundle.zip")
         return v
 
+    @field_validator("container_registry")
+    @classmethod
+    def _registry(cls, v: str) -> str:
+        if not _REGISTRY_RE.fullmatch(v):
+            raise ValueError("must be a registry host (optionally :port and /path) such as registry.example.com")
+        return v
+
+    @field_validator("redis_image")
+    @classmethod
+    def _redis_image(cls, v: str) -> str:
+        if not _IMAGE_RE.fullmatch(v):
+            raise ValueError("must be an image reference host/path:tag or host/path@sha256:digest")
+        return v
+
     @field_validator("image_tag")
     @classmethod
     def _tag(cls, v: str) -> str:
@@ -161,8 +185,26 @@ class EnvironmentConfig(BaseModel):
     @field_validator("monthly_budget_usd")
     @classmethod
     def _budget(cls, v: int) -> int:
-        if v <= 0:
-            raise ValueError("must be a positive whole number of US dollars")
+        if not 0 < v <= 10_000_000:
+            raise ValueError("must be a whole number of US dollars from 1 to 10000000")
+        return v
+
+    @field_validator(
+        "protect_data", "termination_protection", "fargate_spot_workers", "waf_enabled", mode="before"
+    )
+    @classmethod
+    def _strict_bool(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            return v
+        if isinstance(v, str) and v.lower() in ("true", "false"):
+            return v.lower() == "true"
+        raise ValueError("must be true or false")
+
+    @field_validator("monthly_budget_usd", "waf_rate_limit", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            raise ValueError("must be a whole number, not true/false")
         return v
 
     @field_validator("eks_public_access_cidrs")
@@ -170,11 +212,11 @@ class EnvironmentConfig(BaseModel):
     def _public_cidrs(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         for cidr in v:
             try:
-                ipaddress.ip_network(cidr, strict=True)
+                net = ipaddress.ip_network(cidr, strict=True)
             except ValueError:
                 raise ValueError(f"{cidr!r} is not a CIDR such as 203.0.113.0/24") from None
-            if cidr in ("0.0.0.0/0", "::/0"):
-                raise ValueError("must name your own networks, not the whole internet")
+            if net.prefixlen < 8:
+                raise ValueError(f"{cidr!r} is too wide: name your own networks (/8 or narrower), not the internet")
         return v
 
     # --- checks across fields ------------------------------------------------------------
@@ -189,7 +231,7 @@ class EnvironmentConfig(BaseModel):
         if len(set(zones)) != len(zones):
             raise ValueError("availability_zones: zones must be distinct")
         for z in zones:
-            if not re.fullmatch(re.escape(self.region) + r"[a-z]", z):
+            if not re.fullmatch(re.escape(self.region) + r"[a-f]", z):
                 raise ValueError(
                     f"availability_zones: {z!r} is not a zone of region {self.region} "
                     f"(allowed: {self.region}a, {self.region}b, ...)"
@@ -200,6 +242,13 @@ class EnvironmentConfig(BaseModel):
             raise ValueError(
                 f"domain_name: {self.domain_name!r} is not inside hosted_zone_name {self.hosted_zone_name!r}"
             )
+        if self.certificate_arn is not None:
+            _, _, _, cert_region, cert_account, _ = self.certificate_arn.split(":", 5)
+            if (cert_region, cert_account) != (self.region, self.account):
+                raise ValueError(
+                    f"certificate_arn: must be a certificate of account {self.account} in {self.region} "
+                    f"(a load balancer uses certificates of its own account and region); got {cert_account} in {cert_region}"
+                )
         if self.dr_region is not None and self.dr_region == self.region:
             raise ValueError(f"dr_region: must differ from region {self.region} (backup copies go to another region)")
         if self.eks_endpoint_access == "public-and-private" and not self.eks_public_access_cidrs:
@@ -251,6 +300,17 @@ def _format_error(env_name: str, err: ValidationError) -> str:
         return f"config error: {env_name}.{loc}: unknown setting (allowed settings: {allowed})"
     if first["type"] == "missing":
         return f"config error: {env_name}.{loc}: required setting is missing"
+    friendly = {
+        "string_type": "must be text (quote it in YAML, e.g. \"012345678901\")",
+        "tuple_type": "must be a list",
+        "int_parsing": "must be a whole number",
+        "int_type": "must be a whole number",
+        "int_from_float": "must be a whole number",
+        "bool_parsing": "must be true or false",
+        "bool_type": "must be true or false",
+    }
+    if first["type"] in friendly:
+        return f"config error: {env_name}.{loc} = {first.get('input')!r}: {friendly[first['type']]}"
     if first["type"] == "literal_error" and loc:
         return f"config error: {env_name}.{loc} = {first.get('input')!r}: {msg.replace('Input should be', 'allowed:')}"
     if not loc:  # model-level check: the message starts with the setting's name
@@ -263,15 +323,45 @@ def _coerce_override(field: str, value: Any) -> Any:
     if isinstance(value, str):
         if field in ("availability_zones", "eks_public_access_cidrs"):
             return tuple(p.strip() for p in value.split(",") if p.strip())
-        if value.lower() in ("none", "null", "") and not EnvironmentConfig.model_fields[field].is_required():
+        optional = type(None) in typing.get_args(EnvironmentConfig.model_fields[field].annotation)
+        if value.lower() in ("none", "null", "") and optional:
             return None
     return value
 
 
+SETTINGS = tuple(f for f in EnvironmentConfig.model_fields if f != "name")
+
+
 def overrides_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
-    """The subset of CDK context that names configuration settings."""
-    settable = set(EnvironmentConfig.model_fields) - {"name"}
-    return {k: _coerce_override(k, v) for k, v in context.items() if k in settable}
+    """The subset of CDK context that names configuration settings.
+
+    CDK's own context keys contain ':', '@', '/' or '-' (feature flags, aws:cdk:*,
+    acknowledged-issue-numbers); a plain identifier must be a setting, so a typo such
+    as `-c tierr=large` stops synth instead of being silently ignored.
+    """
+    for key in context:
+        if key not in SETTINGS and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            hint = difflib.get_close_matches(key.lower(), SETTINGS, n=1)
+            suggestion = f"did you mean {hint[0]!r}? " if hint else ""
+            raise ConfigError(f"config error: -c {key}: unknown setting ({suggestion}allowed: {', '.join(SETTINGS)})")
+    return {k: _coerce_override(k, v) for k, v in context.items() if k in SETTINGS}
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key given twice in one mapping (the last would win silently)."""
+
+
+def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
 
 
 def load_environments(
@@ -279,11 +369,12 @@ def load_environments(
 ) -> list[EnvironmentConfig]:
     """Read, merge (defaults < environment < overrides) and validate every environment."""
     try:
-        raw = yaml.safe_load(Path(path).read_text()) or {}
+        raw = yaml.load(Path(path).read_text(), Loader=_UniqueKeyLoader) or {}
     except FileNotFoundError:
         raise ConfigError(f"config error: configuration file {path} not found") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config error: {path} is not valid YAML ({str(exc).splitlines()[0]})") from None
+        detail = " ".join(str(exc).split())
+        raise ConfigError(f"config error: {path} is not valid YAML ({detail})") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("environments"), dict):
         raise ConfigError(f"config error: {path} must have an 'environments' mapping")
     unknown = set(raw["environments"]) - set(ENVIRONMENT_NAMES)
@@ -293,11 +384,16 @@ def load_environments(
             f"(allowed: {', '.join(ENVIRONMENT_NAMES)})"
         )
     defaults = raw.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise ConfigError("config error: defaults: must be a mapping of setting: value")
     envs = []
     for name in ENVIRONMENT_NAMES:
         if name not in raw["environments"]:
             continue
-        merged = {**defaults, **(raw["environments"][name] or {}), **(overrides or {}), "name": name}
+        block = raw["environments"][name] or {}
+        if not isinstance(block, dict):
+            raise ConfigError(f"config error: environments.{name}: must be a mapping of setting: value")
+        merged = {**defaults, **block, **(overrides or {}), "name": name}
         try:
             envs.append(EnvironmentConfig(**merged))
         except ValidationError as err:

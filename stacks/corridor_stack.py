@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, CfnResource, Environment, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_logs as logs
@@ -10,6 +11,8 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from constructs_lib.app_secrets import AppSecrets
+from constructs_lib.backup import DataBackup, dr_vault_arn
+from constructs_lib.budget import MonthlyBudget
 from constructs_lib.database import DATABASE_PORT, Database
 from constructs_lib.compute_common import Compute
 from constructs_lib.ec2_compute import Ec2Compute, Ec2Runtime
@@ -17,8 +20,11 @@ from constructs_lib.eks_compute import EksCompute, EksRuntime
 from constructs_lib.encryption_keys import EncryptionKeys
 from constructs_lib.fargate_compute import FargateCompute, FargateRuntime
 from constructs_lib.load_balancer import LoadBalancer
+from constructs_lib.log_policy import enforce_log_group_policy
+from constructs_lib.monitoring import Alerts, Monitoring
 from constructs_lib.network import Network
 from constructs_lib.storage import Buckets, SharedFileSystem
+from constructs_lib.waf import LoadBalancerFirewall
 from corridor_cdk.components import COMPONENTS, load_balanced_component
 from corridor_cdk.config import ConfigError, EnvironmentConfig
 from corridor_cdk.runtime import EC2_HTTP_PORT, SecretName
@@ -103,6 +109,7 @@ class CorridorStack(Stack):
             max_allocated_storage_gib=sizing.db_max_storage_gib,
             backup_retention_days=sizing.db_backup_retention_days,
             multi_az=cfg.multi_az,
+            availability_zone=cfg.availability_zones[0],  # single-az: next to the compute
             protect_data=cfg.protect_data,
             data_key=self.keys.data,
             secrets_key=self.keys.secrets,
@@ -139,6 +146,7 @@ class CorridorStack(Stack):
             target_type=elbv2.TargetType.INSTANCE if on_vms else elbv2.TargetType.IP,
             health=web.health,
             access_logs_bucket=self.buckets.access_logs,
+            deletion_protection=cfg.protect_data,
         )
 
         # Shared files: EFS for the container methods; EC2 keeps them on its EBS data volume.
@@ -157,6 +165,11 @@ class CorridorStack(Stack):
             )
         )
 
+        # Operations' alerts topic comes first: EC2 scaling events notify it.
+        self.alerts = Alerts(
+            self, "Alerts", topic_name=f"{cfg.resource_prefix}-alerts", key=self.keys.alerts, email=cfg.alert_email
+        )
+
         builders = {"fargate": self._fargate, "eks": self._eks, "ec2": self._ec2}
         if cfg.compute not in builders:
             raise ConfigError(
@@ -166,8 +179,18 @@ class CorridorStack(Stack):
         self.compute: Compute = builders[cfg.compute](compute_subnets, log_retention, data_removal)
 
         self._wire_security_groups()
+        self._operations(log_retention, data_removal)
         self._outputs()
         self._annotate_generated_resources()
+        # Last, so it sees every log group and Lambda function the stack holds.
+        enforce_log_group_policy(
+            self,
+            key=self.keys.logs,
+            retention=log_retention,
+            retention_days=sizing.log_retention_days,
+            removal_policy=data_removal,
+            function_log_group_name=f"/aws/lambda/{cfg.resource_prefix}-generated",
+        )
 
     # --- compute methods: each renders the component model -------------------------------
     @property
@@ -265,8 +288,83 @@ class CorridorStack(Stack):
                 log_retention=log_retention,
                 log_removal_policy=removal,
                 backup_bucket=self.buckets.backups,
+                notification_topic=self.alerts.topic,
             ),
             target_group=self.load_balancer.target_group,
+        )
+
+    # --- operations: the same for every compute method -----------------------------------
+    @property
+    def dashboard_name(self) -> str:
+        """The guide's CorridorHealthDashboard, one per environment and region: dashboards (like
+        budgets) are global to the account, and a restore drill deploys the environment again in
+        its DR region."""
+        return f"CorridorHealthDashboard-{self.cfg.name}-{self.cfg.region}"
+
+    def _operations(self, log_retention: logs.RetentionDays, removal: RemovalPolicy) -> None:
+        """Alerts topic, WAF, backups, alarms and dashboard, budget.
+
+        Compute-specific inputs come only from ``self.compute`` (the Compute contract).
+        """
+        cfg = self.cfg
+        prefix = cfg.resource_prefix
+        self.firewall = (
+            LoadBalancerFirewall(
+                self,
+                "Firewall",
+                name=f"{prefix}-web-acl",
+                resource_arn=self.load_balancer.alb.load_balancer_arn,
+                rate_limit=cfg.waf_rate_limit,
+                logs_key=self.keys.logs,
+                log_retention=log_retention,
+                removal_policy=removal,
+            )
+            if cfg.waf_enabled
+            else None
+        )
+
+        resources = [backup.BackupResource.from_rds_database_instance(self.database.instance)]
+        if self.file_system is not None:
+            resources.append(backup.BackupResource.from_efs_file_system(self.file_system.file_system))
+        resources += self.compute.backup_resources
+        self.backup = DataBackup(
+            self,
+            "Backup",
+            name_prefix=prefix,
+            key=self.keys.backup,
+            resources=resources,
+            daily_retention_days=cfg.sizing.backup_daily_retention_days,
+            protect=cfg.protect_data,
+            copy_to_vault_arn=(
+                dr_vault_arn(partition=self.partition, region=cfg.dr_region, account=cfg.account, resource_prefix=prefix)
+                if cfg.dr_region
+                else None
+            ),
+            topic=self.alerts.topic,
+        )
+
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            name_prefix=prefix,
+            dashboard_name=self.dashboard_name,
+            topic=self.alerts.topic,
+            load_balancer=self.load_balancer.alb,
+            target_group=self.load_balancer.target_group,
+            certificate=self.load_balancer.certificate,
+            database=self.database.instance,
+            database_instance_class=cfg.sizing.db_instance_class,
+            database_storage_gib=cfg.sizing.db_storage_gib,
+            file_system=self.file_system.file_system if self.file_system is not None else None,
+            efs_provisioned_mibps=cfg.sizing.efs_provisioned_mibps,
+            backup_bucket=self.buckets.backups,
+            nat_gateway_ids=self.network.nat_gateway_ids,
+            observability=self.compute.observability,
+            log_groups=self.compute.log_groups,
+            web_acl_metric_name=self.firewall.name if self.firewall is not None else None,
+        )
+        self.budget = MonthlyBudget(
+            self, "Budget", name=f"{prefix}-monthly-{cfg.region}", amount_usd=cfg.monthly_budget_usd, email=cfg.alert_email
         )
 
     # Availability zones come from configuration: the default implementation would
@@ -302,6 +400,8 @@ class CorridorStack(Stack):
             handler.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
 
     def _outputs(self) -> None:
+        """What an operator needs after `cdk deploy` (docs/operations.md refers to these names)."""
+        obs = self.compute.observability
         CfnOutput(self, "Url", value=self.load_balancer.url, description="Corridor URL")
         CfnOutput(
             self,
@@ -310,3 +410,28 @@ class CorridorStack(Stack):
             description="Secrets Manager secret with the database connection",
         )
         CfnOutput(self, "BackupBucketName", value=self.buckets.backups.bucket_name)
+        CfnOutput(self, "DashboardName", value=self.dashboard_name, description="CloudWatch health dashboard")
+        CfnOutput(
+            self,
+            "DashboardUrl",
+            value=f"https://console.aws.amazon.com/cloudwatch/home?region={self.region}#dashboards:name="
+            f"{self.dashboard_name}",
+        )
+        CfnOutput(self, "AlertsTopicArn", value=self.alerts.topic.topic_arn, description="SNS topic every alarm notifies")
+        CfnOutput(self, "AccessCommand", value=obs.access_command, description=f"Shell into Corridor ({obs.method})")
+        CfnOutput(self, "BackupVaultName", value=self.backup.vault.backup_vault_name)
+        CfnOutput(self, "BackupRoleArn", value=self.backup.role.role_arn, description="IAM role for AWS Backup restores")
+        if self.firewall is not None:
+            CfnOutput(self, "WebAclArn", value=self.firewall.web_acl.attr_arn)
+        if self.cfg.dr_region:
+            CfnOutput(
+                self,
+                "DrBackupVaultArn",
+                value=dr_vault_arn(
+                    partition=self.partition,
+                    region=self.cfg.dr_region,
+                    account=self.cfg.account,
+                    resource_prefix=self.cfg.resource_prefix,
+                ),
+                description="Vault in the disaster-recovery region receiving backup copies",
+            )

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 # The supported Node.js from node_modules must be first in PATH before jsii starts.
@@ -52,14 +53,18 @@ def any_compute(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     return _synth(request.param, tmp_path_factory)
 
 
-# A second configuration exercising the optional paths: an existing certificate and a
-# registry outside ECR (pull credentials from Secrets Manager).
-ALTERNATE_CONTEXT = {
-    "certificate_arn": "arn:aws:acm:us-east-1:333333333333:certificate/0a1b2c3d-aaaa-bbbb-cccc-000000000000",
-    "container_registry": "registry.corridorplatforms.com",
-}
+# A second configuration exercising the optional paths: prod with an existing certificate,
+# and a registry outside ECR (pull credentials from Secrets Manager).
+EXISTING_CERTIFICATE = "arn:aws:acm:us-east-1:333333333333:certificate/0a1b2c3d-aaaa-bbbb-cccc-000000000000"
+OTHER_REGISTRY = "registry.corridorplatforms.com"
 
 
 @pytest.fixture(scope="session")
 def alternate(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    return synthesize(ALTERNATE_CONTEXT, tmp_path_factory.mktemp("cdk-alternate"))
+    raw = yaml.safe_load((ROOT / "config" / "environments.yaml").read_text())
+    raw["environments"]["prod"]["certificate_arn"] = EXISTING_CERTIFICATE
+    raw["defaults"]["container_registry"] = OTHER_REGISTRY
+    workdir = tmp_path_factory.mktemp("cdk-alternate")
+    config = workdir / "environments.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    return synthesize({}, workdir / "out", config_path=config)

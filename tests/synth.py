@@ -8,21 +8,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+import aws_cdk as cdk
 from aws_cdk.assertions import Template
 
 from corridor_cdk.app_factory import build_app, cdk_json_context
-from corridor_cdk.config import EnvironmentConfig
+from corridor_cdk.config import DEFAULT_CONFIG_PATH, EnvironmentConfig
 
 STACKS = ("CorridorDev", "CorridorStaging", "CorridorProd")
+# Environments with dr_region (prod in config/environments.yaml) get a vault stack there.
+DR_STACKS = ("CorridorProdDr",)
+ALL_STACKS = STACKS + DR_STACKS
 
 
 @dataclass
 class Synthesized:
-    """One synthesized app: its cloud assembly directory, configs and templates."""
+    """One synthesized app: its cloud assembly directory, configs, templates (every stack of
+    the assembly, DR stacks included) and the stack objects (to read what a compute method
+    exposes through its contract)."""
 
     outdir: Path
     configs: dict[str, EnvironmentConfig]
     templates: dict[str, dict[str, Any]]
+    stacks: dict[str, Any] = field(default_factory=dict)
     _assertions: dict[str, Template] = field(default_factory=dict)
 
     def template(self, stack: str) -> Template:
@@ -40,14 +47,15 @@ class Synthesized:
         return json.loads(path.read_text()) if path.exists() else {"pluginReports": []}
 
 
-def synthesize(context: Mapping[str, Any], outdir: Path) -> Synthesized:
+def synthesize(context: Mapping[str, Any], outdir: Path, config_path: Path = DEFAULT_CONFIG_PATH) -> Synthesized:
     """Build and synthesize the app; raises if cdk-nag or any validation fails."""
-    app, envs = build_app({**cdk_json_context(), **context}, outdir=str(outdir))
+    app, envs = build_app({**cdk_json_context(), **context}, outdir=str(outdir), config_path=config_path)
     app.synth()
-    templates = {
-        cfg.stack_name: json.loads((outdir / f"{cfg.stack_name}.template.json").read_text()) for cfg in envs
-    }
-    return Synthesized(outdir=outdir, configs={c.stack_name: c for c in envs}, templates=templates)
+    stacks = {child.stack_name: child for child in app.node.children if isinstance(child, cdk.Stack)}
+    templates = {name: json.loads((outdir / f"{name}.template.json").read_text()) for name in stacks}
+    return Synthesized(
+        outdir=outdir, configs={c.stack_name: c for c in envs}, templates=templates, stacks=stacks
+    )
 
 
 _HASH = re.compile(r"\b[0-9a-f]{64}\b")

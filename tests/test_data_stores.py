@@ -166,3 +166,8 @@ def test_every_kms_key_rotates(fargate: Synthesized) -> None:
     keys = fargate.resources("CorridorProd", "AWS::KMS::Key").values()
     assert len(keys) >= 4
     assert all(k["Properties"]["EnableKeyRotation"] is True for k in keys)
+
+
+def test_single_az_database_sits_in_the_compute_zone(fargate: Synthesized) -> None:
+    assert _db(fargate, "CorridorDev")["AvailabilityZone"] == "us-east-1a"
+    assert "AvailabilityZone" not in _db(fargate, "CorridorProd")

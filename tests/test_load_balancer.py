@@ -75,3 +75,12 @@ def test_alias_record_points_at_the_load_balancer(fargate: Synthesized) -> None:
             "AliasTarget": Match.object_like({"DNSName": Match.any_value()}),
         },
     )
+
+
+def test_prod_load_balancer_has_deletion_protection(fargate: Synthesized) -> None:
+    def protected(stack: str) -> str:
+        (alb,) = fargate.resources(stack, "AWS::ElasticLoadBalancingV2::LoadBalancer").values()
+        return {a["Key"]: a["Value"] for a in alb["Properties"]["LoadBalancerAttributes"]}["deletion_protection.enabled"]
+
+    assert protected("CorridorProd") == "true"
+    assert protected("CorridorDev") == "false"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ALTERNATE_CONTEXT
+from tests.conftest import EXISTING_CERTIFICATE, OTHER_REGISTRY
 from tests.synth import STACKS, Synthesized
 
 TAGGED_TYPES = ("AWS::EC2::VPC", "AWS::RDS::DBInstance", "AWS::S3::Bucket", "AWS::KMS::Key", "AWS::EFS::FileSystem")
@@ -31,7 +31,7 @@ def test_existing_certificate_is_used_instead_of_a_new_one(alternate: Synthesize
     t.resource_count_is("AWS::CertificateManager::Certificate", 0)
     t.has_resource_properties(
         "AWS::ElasticLoadBalancingV2::Listener",
-        {"Port": 443, "Certificates": [{"CertificateArn": ALTERNATE_CONTEXT["certificate_arn"]}]},
+        {"Port": 443, "Certificates": [{"CertificateArn": EXISTING_CERTIFICATE}]},
     )
 
 
@@ -44,5 +44,5 @@ def test_registry_outside_ecr_gets_pull_credentials_from_secrets_manager(alterna
         (container,) = r["Properties"]["ContainerDefinitions"]
         if container["Name"] == "redis":
             continue
-        assert container["Image"] == "registry.corridorplatforms.com/corridor/ggx:1.0.0"
+        assert container["Image"] == f"{OTHER_REGISTRY}/corridor/ggx:1.0.0"
         assert container["RepositoryCredentials"] == {"CredentialsParameter": {"Ref": credentials}}

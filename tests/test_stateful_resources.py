@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.synth import STACKS, Synthesized
+from tests.synth import DR_STACKS, STACKS, Synthesized
 
 # Logical id -> resource type, identical in every environment.
 PINNED = {
@@ -17,6 +17,8 @@ PINNED = {
     "KeysLogsKeyD24E82DB": "AWS::KMS::Key",
     "KeysSecretsKey3899A925": "AWS::KMS::Key",
     "KeysAlertsKeyA195AD70": "AWS::KMS::Key",
+    "KeysBackupKey75AC2438": "AWS::KMS::Key",
+    "BackupVaultADF21B19": "AWS::Backup::BackupVault",
     "DatabaseInstanceAA8A5FDE": "AWS::RDS::DBInstance",
     "DatabaseCredentials24F58BE6": "AWS::SecretsManager::Secret",
     "BucketsBackups18324FCD": "AWS::S3::Bucket",
@@ -29,6 +31,20 @@ PINNED = {
 PINNED_EFS = {
     "SharedStorageFileSystemFF4F5FE9": "AWS::EFS::FileSystem",
     "SharedStorageFileSystemCorridorAccessPointA998CCD2": "AWS::EFS::AccessPoint",
+}
+
+
+# The disaster-recovery stack: the vault receiving copies and its key.
+PINNED_DR = {
+    "BackupKey570ED138": "AWS::KMS::Key",
+    "BackupVaultADF21B19": "AWS::Backup::BackupVault",
+}
+# Physical names the backup plan and the restore runbook rely on: renaming replaces the vault.
+VAULT_NAMES = {
+    "CorridorDev": "corridor-dev-vault",
+    "CorridorStaging": "corridor-staging-vault",
+    "CorridorProd": "corridor-prod-vault",
+    "CorridorProdDr": "corridor-prod-dr-vault",
 }
 
 
@@ -61,8 +77,9 @@ def test_keys_buckets_and_database_snapshots_outlive_every_environment(any_compu
     """Even dev keeps keys (snapshots need them), buckets and a final database snapshot."""
     resources = any_compute.templates[stack]["Resources"]
     for logical_id, type_ in PINNED.items():
-        if type_ in ("AWS::KMS::Key", "AWS::S3::Bucket"):
+        if type_ in ("AWS::KMS::Key", "AWS::S3::Bucket", "AWS::Backup::BackupVault"):
             assert resources[logical_id]["DeletionPolicy"] == "Retain", (stack, logical_id)
+            assert resources[logical_id]["UpdateReplacePolicy"] == "Retain", (stack, logical_id)
     assert resources["DatabaseInstanceAA8A5FDE"]["DeletionPolicy"] == "Snapshot"
 
 
@@ -70,3 +87,19 @@ def test_prod_stack_has_termination_protection(any_compute: Synthesized) -> None
     assert any_compute.configs["CorridorProd"].termination_protection
     manifest = (any_compute.outdir / "manifest.json").read_text()
     assert '"terminationProtection": true' in manifest
+
+
+@pytest.mark.parametrize("stack", DR_STACKS)
+def test_dr_vault_and_key_are_pinned_and_retained(any_compute: Synthesized, stack: str) -> None:
+    resources = any_compute.templates[stack]["Resources"]
+    for logical_id, type_ in PINNED_DR.items():
+        assert logical_id in resources, f"{stack}: {logical_id} ({type_}) was renamed: that replaces it"
+        assert resources[logical_id]["Type"] == type_
+        assert resources[logical_id]["DeletionPolicy"] == "Retain"
+        assert resources[logical_id]["UpdateReplacePolicy"] == "Retain"
+
+
+@pytest.mark.parametrize("stack", STACKS + DR_STACKS)
+def test_vault_names_are_stable(any_compute: Synthesized, stack: str) -> None:
+    vault = any_compute.templates[stack]["Resources"]["BackupVaultADF21B19"]
+    assert vault["Properties"]["BackupVaultName"] == VAULT_NAMES[stack]
