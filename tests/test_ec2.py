@@ -362,6 +362,24 @@ def test_auto_scaling_may_use_the_data_key_for_its_volumes(ec2: Synthesized) -> 
 
 
 @pytest.mark.parametrize("stack", STACKS)
+def test_scaling_events_notify_the_alerts_topic_which_auto_scaling_may_encrypt_for(ec2: Synthesized, stack: str) -> None:
+    _, group = _group(ec2, stack)
+    (notification,) = group["Properties"]["NotificationConfigurations"]
+    topic_id = notification["TopicARN"]["Ref"]
+    assert ec2.templates[stack]["Resources"][topic_id]["Type"] == "AWS::SNS::Topic"
+    assert {"autoscaling:EC2_INSTANCE_LAUNCH_ERROR", "autoscaling:EC2_INSTANCE_TERMINATE_ERROR"} <= set(
+        notification["NotificationTypes"]
+    )
+    key_id = ec2.templates[stack]["Resources"][topic_id]["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    statements = ec2.templates[stack]["Resources"][key_id]["Properties"]["KeyPolicy"]["Statement"]
+    role_arn = _flatten(group["Properties"]["ServiceLinkedRoleARN"])
+    assert any(
+        _flatten(st["Principal"].get("AWS", "")) == role_arn and "kms:GenerateDataKey*" in _listify(st["Action"])
+        for st in statements
+    )
+
+
+@pytest.mark.parametrize("stack", STACKS)
 def test_terminating_instances_are_held_for_the_drain(ec2: Synthesized, stack: str) -> None:
     (_, hook) = _one(ec2, stack, "AWS::AutoScaling::LifecycleHook")
     p = hook["Properties"]
