@@ -62,6 +62,7 @@ HEALTH_GRACE = Duration.minutes(20)
 DRAIN_TIMEOUT = Duration.minutes(10)
 SCALE_ON_CPU_PERCENT = 70
 CFN_INIT_CONFIG_SET = "corridor"
+UTILISATION_LABEL = "instances"  # the one host group; alarms read "<env>-high-cpu-instances"
 
 
 @dataclass(frozen=True)
@@ -474,12 +475,12 @@ class Ec2Compute(Construct):
             method="ec2",
             utilisation=(
                 ComponentMetrics(
-                    label=self.group_name,
+                    label=UTILISATION_LABEL,
                     cpu_percent=metric("AWS/EC2", "CPUUtilization"),
                     memory_percent=metric("CWAgent", "mem_used_percent"),
                 ),
             ),
-            unhealthy=((self.group_name, missing),),
+            unhealthy=((UTILISATION_LABEL, missing),),
             access_command=(
                 f"aws ssm start-session --region {region} --target $(aws autoscaling describe-auto-scaling-groups "
                 f"--region {region} --auto-scaling-group-names {self.group_name} "

@@ -402,6 +402,7 @@ def test_compute_contract_for_alarms_backups_and_operators(tmp_path: Path) -> No
     obs = compute.observability
     assert obs.method == "ec2"
     ((metrics),) = obs.utilisation
+    assert metrics.label == "instances"
     for metric, namespace, name in (
         (metrics.cpu_percent, "AWS/EC2", "CPUUtilization"),
         (metrics.memory_percent, "CWAgent", "mem_used_percent"),
@@ -410,7 +411,7 @@ def test_compute_contract_for_alarms_backups_and_operators(tmp_path: Path) -> No
         assert (stat.namespace, stat.metric_name) == (namespace, name)
         assert {d["name"]: d["value"] for d in stack.resolve(stat.dimensions)} == {"AutoScalingGroupName": "corridor-prod"}
     ((label, missing),) = obs.unhealthy
-    assert label == "corridor-prod" and "desired - inservice" in stack.resolve(missing.to_metric_config().math_expression.expression)
+    assert label == "instances" and "desired - inservice" in stack.resolve(missing.to_metric_config().math_expression.expression)
     assert obs.access_command.startswith("aws ssm start-session --region us-east-1 --target ")
     assert "--auto-scaling-group-names corridor-prod" in obs.access_command
     assert set(compute.log_groups) == {c.name for c in BUNDLE} | {"nginx", "bootstrap"}
