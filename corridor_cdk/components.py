@@ -33,6 +33,26 @@ class HealthCheck:
 
 
 @dataclass(frozen=True)
+class VmProcess:
+    """How the Corridor bundle runs a component on a VM (EC2).
+
+    From the vendor's "Running the Application" page: each installed component gets a
+    virtual environment ``<install dir>/venv-<venv>`` whose ``bin/`` holds the command.
+
+    Attributes:
+        venv: the virtual environment's suffix (``api`` for ``venv-api``).
+        command: the executable in that venv's ``bin/`` and its arguments.
+        migration: arguments of the same venv's executable that migrate the database
+            (``corridor-api db upgrade``), run once before the components start; None
+            when the component migrates nothing.
+    """
+
+    venv: str
+    command: tuple[str, ...]
+    migration: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
 class Component:
     """One Corridor process, independent of how it is run.
 
@@ -49,6 +69,7 @@ class Component:
         discoverable: other components reach it by a private DNS name.
         uses_database / uses_app_secrets / mounts_shared_storage: what it is given.
         autoscaled: CPU target tracking (and an HPA/PDB on EKS).
+        vm_process: how the bundle runs it on EC2; None for redis (an OS package there).
     """
 
     name: str
@@ -63,6 +84,7 @@ class Component:
     uses_app_secrets: bool = True
     mounts_shared_storage: bool = True
     autoscaled: bool = False
+    vm_process: VmProcess | None = None
 
     @property
     def short_name(self) -> str:
@@ -100,6 +122,7 @@ COMPONENTS: tuple[Component, ...] = (
         bundle_target="app",
         load_balanced=True,
         autoscaled=True,
+        vm_process=VmProcess(venv="app", command=("corridor-app", "run")),
     ),
     Component(
         name="corridor-api",
@@ -109,6 +132,9 @@ COMPONENTS: tuple[Component, ...] = (
         bundle_target="api",
         discoverable=True,
         autoscaled=True,
+        vm_process=VmProcess(
+            venv="api", command=("corridor-api", "run"), migration=("corridor-api", "db", "upgrade")
+        ),
     ),
     Component(
         name="corridor-worker-api",
@@ -116,6 +142,7 @@ COMPONENTS: tuple[Component, ...] = (
         port=None,
         health=None,
         bundle_target="worker-api",
+        vm_process=VmProcess(venv="api", command=("corridor-worker", "run", "--queue", "api")),
     ),
     Component(
         name="corridor-worker-spark",
@@ -123,6 +150,9 @@ COMPONENTS: tuple[Component, ...] = (
         port=None,
         health=None,
         bundle_target="worker-spark",
+        vm_process=VmProcess(
+            venv="api", command=("corridor-worker", "run", "--queue", "spark", "--queue", "quick_spark")
+        ),
     ),
     Component(
         name="corridor-jupyter",
@@ -130,6 +160,7 @@ COMPONENTS: tuple[Component, ...] = (
         port=5004,
         health=HealthCheck(),
         bundle_target="jupyter",
+        vm_process=VmProcess(venv="jupyter", command=("corridor-jupyter", "run")),
     ),
     Component(
         name="redis",

@@ -23,7 +23,7 @@ from corridor_cdk.sizing import TIERS, TierSizing, sizing_for
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "environments.yaml"
 
 ENVIRONMENT_NAMES = ("dev", "staging", "prod")
-COMPUTE_METHODS = ("fargate", "eks")  # extended as the EC2 method lands
+COMPUTE_METHODS = ("fargate", "eks", "ec2")
 TOPOLOGIES = ("single-az", "multi-az")
 
 # Commercial-partition regions (the ARNs this app writes use the `aws` partition).

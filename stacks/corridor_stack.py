@@ -15,6 +15,7 @@ from constructs_lib.backup import DataBackup, dr_vault_arn
 from constructs_lib.budget import MonthlyBudget
 from constructs_lib.database import DATABASE_PORT, Database
 from constructs_lib.compute_common import Compute
+from constructs_lib.ec2_compute import Ec2Compute, Ec2Runtime
 from constructs_lib.eks_compute import EksCompute, EksRuntime
 from constructs_lib.encryption_keys import EncryptionKeys
 from constructs_lib.fargate_compute import FargateCompute, FargateRuntime
@@ -164,7 +165,12 @@ class CorridorStack(Stack):
             )
         )
 
-        builders = {"fargate": self._fargate, "eks": self._eks}
+        # Operations' alerts topic comes first: EC2 scaling events notify it.
+        self.alerts = Alerts(
+            self, "Alerts", topic_name=f"{cfg.resource_prefix}-alerts", key=self.keys.alerts, email=cfg.alert_email
+        )
+
+        builders = {"fargate": self._fargate, "eks": self._eks, "ec2": self._ec2}
         if cfg.compute not in builders:
             raise ConfigError(
                 f"config error: {cfg.name}.compute = {cfg.compute!r}: not available yet "
@@ -261,6 +267,32 @@ class CorridorStack(Stack):
             target_group=self.load_balancer.target_group,
         )
 
+    def _ec2(
+        self, subnets: ec2.SubnetSelection, log_retention: logs.RetentionDays, removal: RemovalPolicy
+    ) -> Ec2Compute:
+        return Ec2Compute(
+            self,
+            "Ec2",
+            vpc=self.network.vpc,
+            subnets=subnets,
+            security_group=self.network.app_security_group,
+            components=COMPONENTS,
+            sizing=self.cfg.sizing,
+            runtime=Ec2Runtime(
+                environment=self.cfg.name,
+                version=self.cfg.image_tag,
+                bundle_s3_uri=self.cfg.bundle_s3_uri,
+                secrets=self.runtime_secrets,
+                data_key=self.keys.data,
+                logs_key=self.keys.logs,
+                log_retention=log_retention,
+                log_removal_policy=removal,
+                backup_bucket=self.buckets.backups,
+                notification_topic=self.alerts.topic,
+            ),
+            target_group=self.load_balancer.target_group,
+        )
+
     # --- operations: the same for every compute method -----------------------------------
     @property
     def dashboard_name(self) -> str:
@@ -276,8 +308,6 @@ class CorridorStack(Stack):
         """
         cfg = self.cfg
         prefix = cfg.resource_prefix
-        self.alerts = Alerts(self, "Alerts", topic_name=f"{prefix}-alerts", key=self.keys.alerts, email=cfg.alert_email)
-
         self.firewall = (
             LoadBalancerFirewall(
                 self,
@@ -352,7 +382,8 @@ class CorridorStack(Stack):
         if self.file_system is not None:
             self.file_system.file_system.connections.allow_default_port_from(app, "Corridor components to EFS (NFS)")
         app.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs and LLM providers")
-        for c in COMPONENTS:
+        # On EC2 every component of an instance talks to the others over loopback.
+        for c in COMPONENTS if self.cfg.compute != "ec2" else ():
             if c.port is not None and not c.load_balanced:
                 app.connections.allow_internally(ec2.Port.tcp(c.port), f"{c.name} between components")
         # Credential rotation: to PostgreSQL, and to Secrets Manager through the endpoint.

@@ -37,6 +37,12 @@ def eks(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     return _synth("eks", tmp_path_factory)
 
 
+@pytest.fixture(scope="session")
+def ec2(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """Every environment with compute=ec2."""
+    return _synth("ec2", tmp_path_factory)
+
+
 # Every cross-cutting test (cdk-nag, cfn-lint, snapshots, stateful IDs) covers every method.
 from corridor_cdk.config import COMPUTE_METHODS  # noqa: E402
 
