@@ -26,7 +26,7 @@ from constructs_lib.network import Network
 from constructs_lib.storage import Buckets, SharedFileSystem
 from constructs_lib.waf import LoadBalancerFirewall
 from corridor_cdk.components import COMPONENTS, load_balanced_component
-from corridor_cdk.config import ConfigError, EnvironmentConfig
+from corridor_cdk.config import EnvironmentConfig
 from corridor_cdk.runtime import EC2_HTTP_PORT, SecretName
 
 
@@ -170,12 +170,8 @@ class CorridorStack(Stack):
             self, "Alerts", topic_name=f"{cfg.resource_prefix}-alerts", key=self.keys.alerts, email=cfg.alert_email
         )
 
+        # One renderer per compute method; configuration already limits cfg.compute to these.
         builders = {"fargate": self._fargate, "eks": self._eks, "ec2": self._ec2}
-        if cfg.compute not in builders:
-            raise ConfigError(
-                f"config error: {cfg.name}.compute = {cfg.compute!r}: not available yet "
-                f"(allowed: {', '.join(builders)})"
-            )
         self.compute: Compute = builders[cfg.compute](compute_subnets, log_retention, data_removal)
 
         self._wire_security_groups()
