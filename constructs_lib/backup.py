@@ -108,7 +108,7 @@ class DataBackup(Construct):
             lock_configuration=(
                 backup.LockConfiguration(min_retention=Duration.days(LOCK_MIN_RETENTION_DAYS)) if protect else None
             ),
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         copy_target = (
             backup.BackupVault.from_backup_vault_arn(self, "DrVault", copy_to_vault_arn) if copy_to_vault_arn else None
@@ -209,7 +209,7 @@ class DisasterRecoveryVault(Construct):
             alias=f"alias/{resource_prefix}/dr-backup",
             description="Corridor: encrypts the disaster-recovery backup vault",
             enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         self.vault = backup.BackupVault(
             self,
@@ -219,7 +219,7 @@ class DisasterRecoveryVault(Construct):
             lock_configuration=(
                 backup.LockConfiguration(min_retention=Duration.days(LOCK_MIN_RETENTION_DAYS)) if protect else None
             ),
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
 
 

@@ -68,7 +68,7 @@ class Database(Construct):
             encryption_key=secrets_key,
         )
         # Kept with the database: restoring a retained snapshot needs its credentials.
-        self.secret.apply_removal_policy(RemovalPolicy.RETAIN if protect_data else RemovalPolicy.DESTROY)
+        self.secret.apply_removal_policy(RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE if protect_data else RemovalPolicy.DESTROY)
 
         parameters = rds.ParameterGroup(
             self,
@@ -91,7 +91,7 @@ class Database(Construct):
             log_group_name=f"/aws/rds/instance/{instance_identifier}/postgresql",
             encryption_key=logs_key,
             retention=log_retention,
-            removal_policy=RemovalPolicy.RETAIN if protect_data else RemovalPolicy.DESTROY,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE if protect_data else RemovalPolicy.DESTROY,
         )
         # Enhanced Monitoring role: RDS writes OS metrics to the RDSOSMetrics log group.
         monitoring_role = iam.Role(

@@ -233,7 +233,8 @@ class Ec2Compute(Construct):
             self,
             "AutoScalingServiceRole",
             aws_service_name="autoscaling.amazonaws.com",
-            custom_suffix=f"corridor-{env}",
+            # IAM names are account-wide: the region keeps a DR-region redeploy from colliding.
+            custom_suffix=f"corridor-{env}-{Stack.of(self).region}",
             description=f"Corridor {env}: launches the EC2 instances and their KMS-encrypted volumes",
         )
         service_role_arn = (

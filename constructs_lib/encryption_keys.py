@@ -19,7 +19,7 @@ class EncryptionKeys(Construct):
         data: RDS, EFS, EBS volumes and the backup bucket.
         logs: CloudWatch Logs (the logs service principal of this region may use it).
         secrets: Secrets Manager secrets (database and application secrets).
-        alerts: the SNS alert topic (CloudWatch alarms, EventBridge and AWS Budgets may publish).
+        alerts: the SNS alert topic (CloudWatch alarms of this account and EventBridge rules).
         backup: the AWS Backup vault (recovery points of EFS and every copy made into the vault).
             A key of its own, so that the key guarding the last copy of the data can be
             administered (and its deletion restricted) apart from the live data's key.
@@ -49,17 +49,15 @@ class EncryptionKeys(Construct):
                 },
             )
         )
-        # Alarms, EventBridge rules (backup job failures) and budgets publish to the
-        # encrypted topic: SNS asks KMS for a data key on the publishing service's behalf.
+        # Alarms of this account publish to the encrypted topic: SNS asks KMS for a data key
+        # on CloudWatch's behalf. (The EventBridge target adds its own grant for the backup
+        # failure rules; the budget e-mails directly and needs no key.)
         self.alerts.add_to_resource_policy(
             iam.PolicyStatement(
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                principals=[
-                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
-                    iam.ServicePrincipal("events.amazonaws.com"),
-                    iam.ServicePrincipal("budgets.amazonaws.com"),
-                ],
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": account}},
             )
         )
 
@@ -70,5 +68,5 @@ class EncryptionKeys(Construct):
             alias=alias,
             description=f"Corridor: encrypts {purpose}",
             enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )

@@ -21,8 +21,9 @@ class SharedFileSystem(Construct):
 
     KMS-encrypted, general purpose, bursting or provisioned throughput by tier,
     lifecycle to Infrequent Access after 30 days, one mount target per private subnet,
-    a file-system policy that refuses unencrypted transport and anonymous access, and
-    an access point rooted at ``/corridor`` owned by uid/gid 1000.
+    a file-system policy that refuses unencrypted transport, anonymous access, root
+    access and any mount that bypasses the access point rooted at ``/corridor``
+    (owned by uid/gid 1000).
 
     Attributes:
         file_system, access_point.
@@ -71,6 +72,23 @@ class SharedFileSystem(Construct):
                 principals=[iam.AnyPrincipal()],
                 actions=["*"],
                 conditions={"Bool": {"aws:SecureTransport": "false"}},
+            )
+        )
+        # Clients see only Corridor's directory, as uid/gid 1000: no mount without the
+        # access point, and no root access for anyone (a notebook cannot reach the root).
+        self.file_system.add_to_resource_policy(
+            iam.PolicyStatement(
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["elasticfilesystem:ClientRootAccess"],
+            )
+        )
+        self.file_system.add_to_resource_policy(
+            iam.PolicyStatement(
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
+                conditions={"Null": {"elasticfilesystem:AccessPointArn": "true"}},
             )
         )
         self.access_point = self.file_system.add_access_point(
@@ -124,7 +142,7 @@ class Buckets(Construct):
             Acknowledgment(
                 id="AwsSolutions-S1",
                 reason="This is the access-log destination bucket; logging it into itself would loop. "
-                "Its own data events are recorded by CloudTrail.",
+                "Access to it is limited by its policy (TLS only, no public access, log delivery principals).",
             )
         )
 

@@ -67,7 +67,9 @@ class CorridorStack(Stack):
         log_retention = retention_days(sizing.log_retention_days)
         # Data stores are retained (or snapshotted) in protected environments; the
         # database always leaves a final snapshot and keys/buckets are always kept.
-        data_removal = RemovalPolicy.RETAIN if cfg.protect_data else RemovalPolicy.DESTROY
+        # "Except on create": a first deploy that rolls back leaves no fixed-name secret,
+        # log group or vault behind to block the retry.
+        data_removal = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE if cfg.protect_data else RemovalPolicy.DESTROY
 
         self.keys = EncryptionKeys(self, "Keys", alias_prefix=f"alias/{cfg.resource_prefix}")
         self.network = Network(
@@ -96,7 +98,7 @@ class CorridorStack(Stack):
             "Buckets",
             key=self.keys.data,
             log_retention_days=sizing.log_retention_days,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         self.database = Database(
             self,

@@ -124,7 +124,15 @@ def test_efs_is_encrypted_with_lifecycle_access_point_and_tls_policy(fargate: Sy
     )
     (fs,) = fargate.resources("CorridorProd", "AWS::EFS::FileSystem").values()
     statements = fs["Properties"]["FileSystemPolicy"]["Statement"]
-    assert {"Bool": {"aws:SecureTransport": "false"}} in [s.get("Condition") for s in statements if s["Effect"] == "Deny"]
+    denies = [s for s in statements if s["Effect"] == "Deny"]
+    assert {"Bool": {"aws:SecureTransport": "false"}} in [s.get("Condition") for s in denies]
+    # Nobody gets root, and nobody mounts without the access point.
+    assert any(s["Action"] == "elasticfilesystem:ClientRootAccess" and "Condition" not in s for s in denies)
+    assert any(
+        s.get("Condition") == {"Null": {"elasticfilesystem:AccessPointArn": "true"}}
+        and {"elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"} <= set(s["Action"])
+        for s in denies
+    )
 
 
 def test_buckets_are_private_tls_only_versioned(fargate: Synthesized) -> None:

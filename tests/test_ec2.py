@@ -348,6 +348,8 @@ def test_auto_scaling_may_use_the_data_key_for_its_volumes(ec2: Synthesized) -> 
     stack = "CorridorProd"
     (slr_id, slr) = _one(ec2, stack, "AWS::IAM::ServiceLinkedRole")
     assert slr["Properties"]["AWSServiceName"] == "autoscaling.amazonaws.com"
+    # IAM names are account-wide: the region in the suffix lets prod be redeployed in its DR region.
+    assert slr["Properties"]["CustomSuffix"] == "corridor-prod-us-east-1"
     _, group = _group(ec2, stack)
     role_arn = _flatten(group["Properties"]["ServiceLinkedRoleARN"])
     assert role_arn.endswith(f"autoscaling.amazonaws.com/<Ref:{slr_id}>")

@@ -61,15 +61,16 @@ def _group(s: Synthesized, stack: str, prefix: str) -> tuple[str, dict]:  # type
     return item
 
 
-def test_only_the_load_balancer_is_open_to_the_internet(fargate: Synthesized) -> None:
-    for stack in fargate.templates:
-        for logical_id, sg in fargate.resources(stack, "AWS::EC2::SecurityGroup").items():
+def test_only_the_load_balancer_is_open_to_the_internet(any_compute: Synthesized) -> None:
+    for stack in any_compute.templates:
+        for logical_id, sg in any_compute.resources(stack, "AWS::EC2::SecurityGroup").items():
             for rule in sg["Properties"].get("SecurityGroupIngress", []):
-                if rule.get("CidrIp") == "0.0.0.0/0":
-                    assert logical_id.startswith("NetworkAlbSecurityGroup"), logical_id
+                if rule.get("CidrIp") == "0.0.0.0/0" or rule.get("CidrIpv6") == "::/0":
+                    assert logical_id.startswith("NetworkAlbSecurityGroup"), (stack, logical_id)
                     assert rule["FromPort"] in (80, 443)
-        for rule in fargate.resources(stack, "AWS::EC2::SecurityGroupIngress").values():
+        for rule in any_compute.resources(stack, "AWS::EC2::SecurityGroupIngress").values():
             assert rule["Properties"].get("CidrIp") != "0.0.0.0/0"
+            assert rule["Properties"].get("CidrIpv6") != "::/0"
 
 
 def test_database_and_efs_admit_only_the_application(fargate: Synthesized) -> None:

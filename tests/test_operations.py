@@ -171,7 +171,10 @@ def test_alerts_key_lets_every_publisher_encrypt(any_compute: Synthesized, stack
         if {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(actions):
             services = st["Principal"].get("Service", [])
             allowed |= set(services if isinstance(services, list) else [services])
+            if "cloudwatch.amazonaws.com" in services:  # only this account's alarms
+                assert st["Condition"] == {"StringEquals": {"aws:SourceAccount": any_compute.configs[stack].account}}
     assert {"cloudwatch.amazonaws.com", "events.amazonaws.com"} <= allowed
+    assert "budgets.amazonaws.com" not in allowed
 
 
 # --- alarms -------------------------------------------------------------------------------
@@ -440,7 +443,7 @@ def test_every_log_group_is_encrypted_and_expires_by_tier(any_compute: Synthesiz
 def test_backup_vault_is_encrypted_retained_and_locked_when_protected(any_compute: Synthesized, stack: str) -> None:
     _, vault = _one(any_compute, stack, "AWS::Backup::BackupVault")
     assert vault["Properties"]["EncryptionKeyArn"] == {"Fn::GetAtt": ["KeysBackupKey75AC2438", "Arn"]}
-    assert vault["DeletionPolicy"] == "Retain"
+    assert vault["DeletionPolicy"] == "RetainExceptOnCreate"
     if any_compute.configs[stack].protect_data:
         assert vault["Properties"]["LockConfiguration"] == {"MinRetentionDays": 7}
     else:
