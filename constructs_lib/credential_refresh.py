@@ -23,7 +23,7 @@ EC2 refreshes its secrets on a timer, so there the construct creates nothing
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, CfnResource, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
@@ -113,6 +113,11 @@ class CredentialRefresh(Construct):
             # The input is the CloudTrail event (secret ARN, no value); task results are discarded.
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
         )
+        # cfn-lint W3005: CDK adds an explicit DependsOn on the role (and its policy) next to the
+        # GetAtt of the role's ARN; harmless, and the policy dependency is needed.
+        machine = self.state_machine.node.default_child
+        assert isinstance(machine, CfnResource)
+        machine.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
         self.rule = events.Rule(
             self,
             "RotationSucceeded",
