@@ -11,7 +11,10 @@ from typing import Protocol
 
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,23 @@ class Compute(Protocol):
         log_groups: every log group the method creates, by a short label.
         backup_resources: data the method keeps outside the shared EFS/RDS (EC2's EBS
             volumes, selected by tag); empty for Fargate and EKS.
+
+    Methods:
+        restart_after_rotation: how the method makes running components pick up a rotated
+            database password (see ``constructs_lib.credential_refresh``).
     """
 
     observability: ComputeObservability
     log_groups: dict[str, logs.ILogGroup]
     backup_resources: list[backup.BackupResource]
+
+    def restart_after_rotation(self, scope: Construct, role: iam.IRole) -> sfn.IChainable | None:
+        """Step Functions states, created in ``scope``, that restart every component given the
+        database credentials, so new processes read the rotated password; None when the
+        method refreshes secrets by itself (EC2 re-reads them every 10 minutes).
+
+        ``role`` is the state machine's role: task states add their own IAM statements to it;
+        anything else the restart needs (EKS: describing the cluster and a Kubernetes access
+        entry) the method grants here.
+        """
+        ...

@@ -38,6 +38,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_sns as sns
 from constructs import Construct, IConstruct
 
@@ -339,6 +340,12 @@ class Ec2Compute(Construct):
         ]
         self.observability = self._observability(stack.region)
         self._acknowledge(stack, runtime)
+
+    # ------------------------------------------------------------------------------------
+    def restart_after_rotation(self, scope: Construct, role: iam.IRole) -> sfn.IChainable | None:
+        """Nothing to restart: each instance re-reads its secrets every 10 minutes and restarts
+        the components only when a value changed (corridor_cdk.vm_bootstrap)."""
+        return None
 
     # ------------------------------------------------------------------------------------
     def _grant_instance_permissions(self, runtime: Ec2Runtime, bundle: Sequence[Component], data_prefix: str) -> None:

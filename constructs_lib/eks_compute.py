@@ -16,6 +16,7 @@ from aws_cdk import aws_backup as backup
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_efs as efs
+from aws_cdk import aws_eks as eks_v1
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
@@ -23,6 +24,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct, IConstruct
 
 from constructs_lib.compute_common import ComponentMetrics, ComputeObservability
@@ -35,9 +38,17 @@ from corridor_cdk.eks_versions import (
     KUBECTL_LAYER_MODULE,
     KUBERNETES_VERSION,
 )
-from corridor_cdk.runtime import SecretName, secret_environment
+from corridor_cdk.runtime import SecretName, reads_database_secret, secret_environment
 from corridor_cdk.sizing import TierSizing
 
+HELM_TIMEOUT = Duration.seconds(600)
+# The Secrets Store CSI driver re-reads Secrets Manager (and re-syncs the Kubernetes Secrets)
+# this often; the restart after a rotation waits a little longer than one poll.
+SECRET_ROTATION_POLL_SECONDS = 120
+# After a rotation: wait for one driver poll (plus margin) to have re-synced the Kubernetes
+# Secrets before restarting, because new pods read environment variables from those Secrets.
+RESTART_DELAY_SECONDS = 180
+RESTARTED_AT_ANNOTATION = "kubectl.kubernetes.io/restartedAt"  # what `kubectl rollout restart` sets
 NODE_ROOT_VOLUME_GIB = 100  # images of the vendor bundle (Spark, Jupyter) plus kubelet scratch space
 NODE_LABEL = {"corridor.ai/node-group": "corridor"}
 KUBE_SYSTEM = "kube-system"
@@ -187,6 +198,7 @@ class EksCompute(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._runtime = runtime
+        self._components = tuple(components)
         stack = Stack.of(self)
         name = runtime.cluster_name
 
@@ -381,7 +393,7 @@ class EksCompute(Construct):
                 "secrets-store-csi-driver": {
                     "syncSecret": {"enabled": True},
                     "enableSecretRotation": True,
-                    "rotationPollInterval": "3600s",
+                    "rotationPollInterval": f"{SECRET_ROTATION_POLL_SECONDS}s",
                 },
             },
         )
@@ -478,6 +490,77 @@ class EksCompute(Construct):
         self._acknowledge()
 
     # ------------------------------------------------------------------------------------
+    def restart_after_rotation(self, scope: Construct, role: iam.IRole) -> sfn.IChainable | None:
+        """``kubectl rollout restart`` of every Deployment given the database secret, through the
+        Step Functions EKS integration (``eks:call``): a PATCH of the pod template's
+        ``restartedAt`` annotation to the execution's start time.
+
+        Order: first wait RESTART_DELAY_SECONDS, longer than the Secrets Store CSI driver's
+        rotation poll, so that the synced Kubernetes Secrets already hold the new password
+        when the new pods read them; restarting at once could start pods on the old value.
+
+        The role may describe the cluster, and gets an access entry with AmazonEKSEditPolicy
+        in the ``corridor`` namespace only (patching Deployments needs edit rights there).
+        """
+        restarted = [c for c in self._components if reads_database_secret(c)]
+        if not restarted:
+            return None
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["eks:DescribeCluster"], resources=[self.cluster.cluster_arn])
+        )
+        self.cluster.grant_access(
+            "CredentialRefreshAccess",
+            role.role_arn,
+            [
+                eks.AccessPolicy.from_access_policy_name(
+                    "AmazonEKSEditPolicy", access_scope_type=eks.AccessScopeType.NAMESPACE, namespaces=[k8s.NAMESPACE]
+                )
+            ],
+        )
+        # EksCall takes the aws_eks (v1) interface; it only reads the name, endpoint and CA.
+        cluster = eks_v1.Cluster.from_cluster_attributes(
+            scope,
+            "EksCluster",
+            cluster_name=self.cluster.cluster_name,
+            cluster_endpoint=self.cluster.cluster_endpoint,
+            cluster_certificate_authority_data=self.cluster.cluster_certificate_authority_data,
+        )
+        chain = sfn.Chain.start(
+            sfn.Wait(
+                scope,
+                "WaitForSecretSync",
+                state_name="Wait for the CSI driver to re-sync Kubernetes Secrets",
+                time=sfn.WaitTime.duration(Duration.seconds(RESTART_DELAY_SECONDS)),
+            )
+        )
+        for c in restarted:
+            chain = chain.next(
+                tasks.EksCall(
+                    scope,
+                    f"Restart{_pascal(c.short_name)}",
+                    state_name=f"Restart {c.name}",
+                    cluster=cluster,
+                    http_method=tasks.HttpMethods.PATCH,
+                    http_path=f"/apis/apps/v1/namespaces/{k8s.NAMESPACE}/deployments/{c.name}",
+                    # Maps only (no lists): a JSON merge patch and a strategic merge patch agree.
+                    request_body=sfn.TaskInput.from_object(
+                        {
+                            "spec": {
+                                "template": {
+                                    "metadata": {
+                                        "annotations": {
+                                            RESTARTED_AT_ANNOTATION: sfn.JsonPath.string_at("$$.Execution.StartTime")
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    ),
+                    result_path=sfn.JsonPath.DISCARD,
+                )
+            )
+        return chain
+
     def _log_group(self, construct_id: str, name: str) -> logs.LogGroup:
         rt = self._runtime
         return logs.LogGroup(
@@ -542,7 +625,9 @@ class EksCompute(Construct):
             values=values,
             wait=True,
             atomic=True,
-            timeout=Duration.minutes(15),
+            # Below the kubectl handler's 15-minute Lambda limit, so that a chart that never
+            # becomes ready fails (and rolls back, atomic) instead of the handler timing out.
+            timeout=HELM_TIMEOUT,
         )
 
     def _manifest(self, construct_id: str, manifest: list[k8s.Manifest]) -> eks.KubernetesManifest:

@@ -14,15 +14,24 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_efs as efs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_servicediscovery as servicediscovery
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from constructs_lib.compute_common import ComponentMetrics, ComputeObservability
 from corridor_cdk.components import Component
-from corridor_cdk.runtime import SHARED_DATA_PATH, SecretName, plain_environment, secret_environment
+from corridor_cdk.runtime import (
+    SHARED_DATA_PATH,
+    SecretName,
+    plain_environment,
+    reads_database_secret,
+    secret_environment,
+)
 from corridor_cdk.sizing import TierSizing
 
 SCALE_ON_CPU_PERCENT = 70
@@ -78,6 +87,7 @@ class FargateCompute(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._runtime = runtime
+        self._components = tuple(components)
         self._repository: ecr.IRepository | None = None
         self.namespace = servicediscovery.PrivateDnsNamespace(
             self, "Namespace", name=f"{runtime.environment}.corridor.internal", vpc=vpc
@@ -115,8 +125,10 @@ class FargateCompute(Construct):
                 assign_public_ip=False,
                 enable_execute_command=True,
                 circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
-                min_healthy_percent=100,
-                max_healthy_percent=200,
+                # Rolling (new task first) unless the component runs exactly one copy: then
+                # stop it first, so Redis/Jupyter never run twice with diverging state.
+                min_healthy_percent=0 if c.single_instance(sizing) else 100,
+                max_healthy_percent=100 if c.single_instance(sizing) else 200,
                 propagate_tags=ecs.PropagatedTagSource.SERVICE,
                 capacity_provider_strategies=[
                     ecs.CapacityProviderStrategy(
@@ -166,6 +178,33 @@ class FargateCompute(Construct):
         )
 
     # ------------------------------------------------------------------------------------
+    def restart_after_rotation(self, scope: Construct, role: iam.IRole) -> sfn.IChainable | None:
+        """A forced new deployment of every service given the database secret: ECS starts new
+        tasks, which read the current password at start, and the circuit breaker rolls back a
+        deployment that fails. Each call returns at once; ECS rolls the services in parallel."""
+        chain: sfn.Chain | None = None
+        for c in self._components:
+            if not reads_database_secret(c):
+                continue
+            service = self.services[c.name]
+            step = tasks.CallAwsService(
+                scope,
+                f"Restart{_pascal(c.short_name)}",
+                state_name=f"Restart {c.name}",
+                service="ecs",
+                action="updateService",
+                parameters={
+                    "Cluster": self.cluster.cluster_arn,
+                    "Service": service.service_name,
+                    "ForceNewDeployment": True,
+                },
+                iam_action="ecs:UpdateService",
+                iam_resources=[service.service_arn],
+                result_path=sfn.JsonPath.DISCARD,
+            )
+            chain = sfn.Chain.start(step) if chain is None else chain.next(step)
+        return chain
+
     def _missing_tasks(self, service: ecs.FargateService) -> cloudwatch.IMetric:
         """Desired minus running tasks (Container Insights): above 0 while tasks are missing."""
 

@@ -108,6 +108,11 @@ class Component:
             return sizing.worker_replicas
         return 1
 
+    def single_instance(self, sizing: TierSizing) -> bool:
+        """One fixed replica in this tier: a rollout must stop the old copy before starting
+        the new one (Redis or Jupyter running twice would split their in-memory state)."""
+        return self.replicas(sizing) == 1 and not self.autoscaled
+
     def max_replicas(self, sizing: TierSizing) -> int:
         """Upper bound for autoscaling."""
         return max(sizing.max_web_replicas, self.replicas(sizing)) if self.autoscaled else self.replicas(sizing)

@@ -340,6 +340,15 @@ def container_env(c: Component, environment: str) -> list[dict[str, Any]]:
     return env
 
 
+def strategy(c: Component, sizing: TierSizing) -> dict[str, Any]:
+    """Like the Fargate services: start new pods first (100 % min healthy, 200 % max), except
+    for a single fixed replica (Redis, Jupyter), which is stopped before its successor starts
+    so two independent copies never run at once."""
+    if c.single_instance(sizing):
+        return {"type": "Recreate"}
+    return {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+
+
 def deployment(c: Component, sizing: TierSizing, settings: WorkloadSettings) -> Manifest:
     size = c.task_size(sizing)
     image = settings.corridor_image if c.image == "corridor" else settings.redis_image
@@ -399,8 +408,7 @@ def deployment(c: Component, sizing: TierSizing, settings: WorkloadSettings) -> 
     spec: dict[str, Any] = {
         "revisionHistoryLimit": 5,
         "selector": {"matchLabels": selector(c)},
-        # Like the Fargate services (100 % min healthy, 200 % max): start new pods first.
-        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+        "strategy": strategy(c, sizing),
         "template": {"metadata": {"labels": labels(c)}, "spec": pod_spec},
     }
     if not c.autoscaled:

@@ -52,6 +52,11 @@ def secret_environment(c: Component) -> dict[str, SecretRef]:
     return env
 
 
+def reads_database_secret(c: Component) -> bool:
+    """Component ``c`` is given the database credentials (and so must restart after rotation)."""
+    return any(ref.secret == "database" for ref in secret_environment(c).values())
+
+
 def plain_environment(c: Component, *, environment: str, service_domain: str) -> dict[str, str]:
     """Non-secret settings for component ``c``.
 

@@ -15,6 +15,7 @@ from constructs_lib.backup import DataBackup, dr_vault_arn
 from constructs_lib.budget import MonthlyBudget
 from constructs_lib.database import DATABASE_PORT, Database
 from constructs_lib.compute_common import Compute
+from constructs_lib.credential_refresh import CredentialRefresh
 from constructs_lib.ec2_compute import Ec2Compute, Ec2Runtime
 from constructs_lib.eks_compute import EksCompute, EksRuntime
 from constructs_lib.encryption_keys import EncryptionKeys
@@ -175,6 +176,18 @@ class CorridorStack(Stack):
         # One renderer per compute method; configuration already limits cfg.compute to these.
         builders = {"fargate": self._fargate, "eks": self._eks, "ec2": self._ec2}
         self.compute: Compute = builders[cfg.compute](compute_subnets, log_retention, data_removal)
+        # After each rotation of the database password, restart what read it at start-up.
+        self.credential_refresh = CredentialRefresh(
+            self,
+            "CredentialRefresh",
+            secret=self.database.secret,
+            compute=self.compute,
+            name=f"{cfg.resource_prefix}-credential-refresh",
+            logs_key=self.keys.logs,
+            log_retention=log_retention,
+            log_removal_policy=data_removal,
+            topic=self.alerts.topic,
+        )
 
         self._wire_security_groups()
         self._operations(log_retention, data_removal)

@@ -326,6 +326,11 @@ def test_helm_charts_are_pinned(eks: Synthesized) -> None:
         assert charts[pinned.chart]["Repository"] == pinned.repository
     values = json.loads(_flatten(charts["secrets-store-csi-driver-provider-aws"]["Values"]))
     assert values["secrets-store-csi-driver"]["syncSecret"]["enabled"] is True
+    # Re-sync the Kubernetes Secrets soon after a rotation (the restart waits for one poll).
+    assert values["secrets-store-csi-driver"]["enableSecretRotation"] is True
+    assert values["secrets-store-csi-driver"]["rotationPollInterval"] == "120s"
+    # Helm gives up before the kubectl Lambda's 900 s limit, so the custom resource fails cleanly.
+    assert {c["Timeout"] for c in charts.values()} == {"600s"}
 
 
 def test_load_balancer_controller_may_only_register_targets_in_the_stacks_target_group(eks: Synthesized) -> None:

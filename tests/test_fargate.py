@@ -193,3 +193,16 @@ def test_ecr_pulls_are_granted_for_the_corridor_repository_only(fargate: Synthes
     text = json.dumps(fargate.resources("CorridorProd", "AWS::IAM::Policy"))
     assert "repository/corridor/ggx" in text
     assert '"ecr:*"' not in text
+
+
+@pytest.mark.parametrize("stack", ["CorridorDev", "CorridorProd"])
+def test_single_replica_services_stop_before_their_successor_starts(fargate: Synthesized, stack: str) -> None:
+    """Redis/Jupyter: 0 % min / 100 % max healthy, so a deploy never runs two copies side by side."""
+    sizing = SIZING[fargate.configs[stack].tier]
+    services = _services(fargate, stack)
+    for c in COMPONENTS:
+        config = services[c.name]["DeploymentConfiguration"]
+        limits = (config["MinimumHealthyPercent"], config["MaximumPercent"])
+        assert limits == ((0, 100) if c.replicas(sizing) == 1 and not c.autoscaled else (100, 200)), c.name
+    assert services["redis"]["DeploymentConfiguration"]["MaximumPercent"] == 100
+    assert services["corridor-app"]["DeploymentConfiguration"]["MinimumHealthyPercent"] == 100

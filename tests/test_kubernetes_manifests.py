@@ -245,3 +245,18 @@ def test_eks_code_hard_codes_no_component(module: str) -> None:
         assert c.name not in constants, f"{module} names {c.name}"
         if c.port is not None:
             assert c.port not in constants, f"{module} hard-codes port {c.port}"
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_single_replicas_are_recreated_others_roll_with_a_surge(tier: str) -> None:
+    """Redis and Jupyter (one fixed replica) must never run twice; scaled components keep serving."""
+    sizing = sizing_for(tier)
+    for c in COMPONENTS:
+        strategy = k8s.deployment(c, sizing, SETTINGS)["spec"]["strategy"]
+        if c.replicas(sizing) == 1 and not c.autoscaled:
+            assert strategy == {"type": "Recreate"}, c.name
+        else:
+            assert strategy == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}, c.name
+    assert k8s.deployment(component("redis"), sizing, SETTINGS)["spec"]["strategy"]["type"] == "Recreate"
+    assert k8s.deployment(component("corridor-jupyter"), sizing, SETTINGS)["spec"]["strategy"]["type"] == "Recreate"
+    assert k8s.deployment(component("corridor-app"), sizing, SETTINGS)["spec"]["strategy"]["type"] == "RollingUpdate"
