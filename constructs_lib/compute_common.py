@@ -64,10 +64,11 @@ class Compute(Protocol):
     def restart_after_rotation(self, scope: Construct, role: iam.IRole) -> sfn.IChainable | None:
         """Step Functions states, created in ``scope``, that restart every component given the
         database credentials, so new processes read the rotated password; None when the
-        method refreshes secrets by itself (EC2 re-reads them every 10 minutes).
+        method refreshes secrets by itself: EC2 re-reads them every 10 minutes; EKS refreshes
+        in-cluster (the Secrets Store CSI driver re-syncs the Kubernetes Secrets and Stakater
+        Reloader rolls the annotated Deployments), which also works with a private API endpoint.
 
         ``role`` is the state machine's role: task states add their own IAM statements to it;
-        anything else the restart needs (EKS: describing the cluster and a Kubernetes access
-        entry) the method grants here.
+        anything else the restart needs the method grants here.
         """
         ...

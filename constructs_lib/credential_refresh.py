@@ -1,9 +1,9 @@
 """Running components pick up a rotated database password: a rolling restart after rotation.
 
 Secrets Manager rotates the database secret every 30 days (``constructs_lib.database``).
-Fargate tasks and EKS pods receive the password as environment variables when they start,
-so after a rotation their new database connections would fail until they restart. This
-construct restarts them as soon as a rotation succeeds:
+Fargate tasks receive the password as environment variables when they start, so after a
+rotation their new database connections would fail until they restart. This construct
+restarts them as soon as a rotation succeeds:
 
 - an EventBridge rule on the rotation's CloudTrail service event: source
   ``aws.secretsmanager``, detail-type ``AWS Service Event via CloudTrail``, eventName
@@ -12,12 +12,14 @@ construct restarts them as soon as a rotation succeeds:
   Secrets Manager puts the secret's ARN, not its name, in ``additionalEventData.SecretId``;
   service events reach the default event bus without a trail;
 - a Step Functions state machine (no Lambda) built from the compute method's
-  ``restart_after_rotation`` states: forced new deployments on Fargate, ``rollout restart``
-  patches on EKS. It logs ALL events to a KMS-encrypted log group and is traced with X-Ray;
+  ``restart_after_rotation`` states (forced new deployments on Fargate). It logs ALL
+  events to a KMS-encrypted log group and is traced with X-Ray;
 - an alarm on failed or timed-out executions that notifies the alerts topic: a restart
   that did not happen leaves components on a password that no longer works.
 
-EC2 refreshes its secrets on a timer, so there the construct creates nothing
+EC2 refreshes its secrets on a timer and EKS in-cluster (the Secrets Store CSI driver
+re-syncs the Kubernetes Secrets, Stakater Reloader rolls the Deployments annotated with
+them; see ``constructs_lib.eks_compute``), so there the construct creates nothing
 (``state_machine`` is None).
 """
 
@@ -151,7 +153,6 @@ class CredentialRefresh(Construct):
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",
                 reason="Step Functions log delivery (logs:CreateLogDelivery, PutResourcePolicy, Describe*) and X-Ray "
-                "trace writes have no resource-level permissions. The restart calls themselves name their service "
-                "or cluster.",
+                "trace writes have no resource-level permissions. The restart calls themselves name their service.",
             )
         )

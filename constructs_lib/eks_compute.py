@@ -16,7 +16,6 @@ from aws_cdk import aws_backup as backup
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_efs as efs
-from aws_cdk import aws_eks as eks_v1
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
@@ -25,7 +24,6 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct, IConstruct
 
 from constructs_lib.compute_common import ComponentMetrics, ComputeObservability
@@ -38,17 +36,14 @@ from corridor_cdk.eks_versions import (
     KUBECTL_LAYER_MODULE,
     KUBERNETES_VERSION,
 )
-from corridor_cdk.runtime import SecretName, reads_database_secret, secret_environment
+from corridor_cdk.runtime import SecretName, secret_environment
 from corridor_cdk.sizing import TierSizing
 
 HELM_TIMEOUT = Duration.seconds(600)
 # The Secrets Store CSI driver re-reads Secrets Manager (and re-syncs the Kubernetes Secrets)
-# this often; the restart after a rotation waits a little longer than one poll.
+# this often; Reloader then rolls the Deployments whose synced Secret changed, so a rotated
+# database password reaches new pods within about one poll.
 SECRET_ROTATION_POLL_SECONDS = 120
-# After a rotation: wait for one driver poll (plus margin) to have re-synced the Kubernetes
-# Secrets before restarting, because new pods read environment variables from those Secrets.
-RESTART_DELAY_SECONDS = 180
-RESTARTED_AT_ANNOTATION = "kubectl.kubernetes.io/restartedAt"  # what `kubectl rollout restart` sets
 NODE_ROOT_VOLUME_GIB = 100  # images of the vendor bundle (Spark, Jupyter) plus kubelet scratch space
 NODE_LABEL = {"corridor.ai/node-group": "corridor"}
 KUBE_SYSTEM = "kube-system"
@@ -442,6 +437,30 @@ class EksCompute(Construct):
         namespace = self._manifest("Namespace", [k8s.namespace()])
         storage = self._manifest("SharedStorage", k8s.storage_manifests(settings))
         storage.node.add_dependency(namespace, efs_driver)
+        # Reloader: rolls a Deployment when the synced Secret named in its annotation changes
+        # (rotation -> CSI driver re-sync -> new Secret data -> rolling restart), in-cluster,
+        # so it works with the private API endpoint. Installed in the corridor namespace with
+        # watchGlobally=false: the chart then grants it a namespaced Role (read Secrets, patch
+        # Deployments) in corridor only, instead of a ClusterRole over every namespace's
+        # Secrets, and it cannot act elsewhere; more robust than a namespaceSelector, which
+        # needs that cluster-wide access and a label that must stay on the namespace. Only
+        # explicitly annotated Deployments reload (autoReloadAll stays off); ConfigMaps are
+        # ignored. Strategy "annotations": the pod template gets a last-reloaded-from
+        # annotation (no environment variable added to the containers).
+        reloader = self._chart(
+            "reloader",
+            "Reloader",
+            namespace=k8s.NAMESPACE,
+            values={
+                "reloader": {
+                    "watchGlobally": False,
+                    "autoReloadAll": False,
+                    "ignoreConfigMaps": True,
+                    "reloadStrategy": "annotations",
+                },
+            },
+        )
+        reloader.node.add_dependency(namespace, self.nodegroup)  # no AWS access: no Pod Identity
 
         self.workload_roles: dict[str, iam.Role] = {}
         self.workloads: dict[str, eks.KubernetesManifest] = {}
@@ -491,75 +510,15 @@ class EksCompute(Construct):
 
     # ------------------------------------------------------------------------------------
     def restart_after_rotation(self, scope: Construct, role: iam.IRole) -> sfn.IChainable | None:
-        """``kubectl rollout restart`` of every Deployment given the database secret, through the
-        Step Functions EKS integration (``eks:call``): a PATCH of the pod template's
-        ``restartedAt`` annotation to the execution's start time.
+        """Nothing to restart from outside: the cluster refreshes in-cluster.
 
-        Order: first wait RESTART_DELAY_SECONDS, longer than the Secrets Store CSI driver's
-        rotation poll, so that the synced Kubernetes Secrets already hold the new password
-        when the new pods read them; restarting at once could start pods on the old value.
-
-        The role may describe the cluster, and gets an access entry with AmazonEKSEditPolicy
-        in the ``corridor`` namespace only (patching Deployments needs edit rights there).
+        The Secrets Store CSI driver re-syncs each component's Kubernetes Secret every
+        SECRET_ROTATION_POLL_SECONDS, and Reloader (chart ``reloader``) rolls every Deployment
+        annotated with that Secret's name (``kubernetes_manifests.RELOADER_SECRET_ANNOTATION``)
+        once its content changed. No Step Functions ``eks:call``, which could only reach a
+        public API endpoint.
         """
-        restarted = [c for c in self._components if reads_database_secret(c)]
-        if not restarted:
-            return None
-        role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["eks:DescribeCluster"], resources=[self.cluster.cluster_arn])
-        )
-        self.cluster.grant_access(
-            "CredentialRefreshAccess",
-            role.role_arn,
-            [
-                eks.AccessPolicy.from_access_policy_name(
-                    "AmazonEKSEditPolicy", access_scope_type=eks.AccessScopeType.NAMESPACE, namespaces=[k8s.NAMESPACE]
-                )
-            ],
-        )
-        # EksCall takes the aws_eks (v1) interface; it only reads the name, endpoint and CA.
-        cluster = eks_v1.Cluster.from_cluster_attributes(
-            scope,
-            "EksCluster",
-            cluster_name=self.cluster.cluster_name,
-            cluster_endpoint=self.cluster.cluster_endpoint,
-            cluster_certificate_authority_data=self.cluster.cluster_certificate_authority_data,
-        )
-        chain = sfn.Chain.start(
-            sfn.Wait(
-                scope,
-                "WaitForSecretSync",
-                state_name="Wait for the CSI driver to re-sync Kubernetes Secrets",
-                time=sfn.WaitTime.duration(Duration.seconds(RESTART_DELAY_SECONDS)),
-            )
-        )
-        for c in restarted:
-            chain = chain.next(
-                tasks.EksCall(
-                    scope,
-                    f"Restart{_pascal(c.short_name)}",
-                    state_name=f"Restart {c.name}",
-                    cluster=cluster,
-                    http_method=tasks.HttpMethods.PATCH,
-                    http_path=f"/apis/apps/v1/namespaces/{k8s.NAMESPACE}/deployments/{c.name}",
-                    # Maps only (no lists): a JSON merge patch and a strategic merge patch agree.
-                    request_body=sfn.TaskInput.from_object(
-                        {
-                            "spec": {
-                                "template": {
-                                    "metadata": {
-                                        "annotations": {
-                                            RESTARTED_AT_ANNOTATION: sfn.JsonPath.string_at("$$.Execution.StartTime")
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    ),
-                    result_path=sfn.JsonPath.DISCARD,
-                )
-            )
-        return chain
+        return None
 
     def _log_group(self, construct_id: str, name: str) -> logs.LogGroup:
         rt = self._runtime
@@ -611,7 +570,9 @@ class EksCompute(Construct):
         self.addons[addon_name] = addon
         return addon
 
-    def _chart(self, key: str, construct_id: str, *, values: dict[str, object]) -> eks.HelmChart:
+    def _chart(
+        self, key: str, construct_id: str, *, values: dict[str, object], namespace: str = KUBE_SYSTEM
+    ) -> eks.HelmChart:
         pinned = HELM_CHARTS[key]
         return eks.HelmChart(
             self,
@@ -621,7 +582,9 @@ class EksCompute(Construct):
             chart=pinned.chart,
             version=pinned.version,
             release=pinned.chart,
-            namespace=KUBE_SYSTEM,
+            namespace=namespace,
+            # kube-system always exists; other namespaces are our own manifests (never Helm's).
+            create_namespace=None if namespace == KUBE_SYSTEM else False,
             values=values,
             wait=True,
             atomic=True,

@@ -61,4 +61,9 @@ HELM_CHARTS: dict[str, HelmChartVersion] = {
     ),
     # Cluster Autoscaler: grows the node group between the guide's min and max.
     "cluster-autoscaler": HelmChartVersion("https://kubernetes.github.io/autoscaler", "cluster-autoscaler", "9.53.0"),
+    # Stakater Reloader (app v1.4.17): rolls a Deployment when the Kubernetes Secret named in
+    # its `secret.reloader.stakater.com/reload` annotation changes, i.e. after the Secrets
+    # Store CSI driver re-synced a rotated database password. In-cluster, so it works with
+    # the private API endpoint.
+    "reloader": HelmChartVersion("https://stakater.github.io/stakater-charts", "reloader", "2.2.12"),
 }

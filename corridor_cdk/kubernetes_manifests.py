@@ -44,6 +44,8 @@ EFS_CSI_DRIVER = "efs.csi.aws.com"
 SECRETS_VOLUME = "secrets-store"
 SECRETS_MOUNT_PATH = "/mnt/secrets-store"
 SECRETS_STORE_CSI_DRIVER = "secrets-store.csi.k8s.io"
+# Stakater Reloader rolls a Deployment when a Secret this annotation names changes.
+RELOADER_SECRET_ANNOTATION = "secret.reloader.stakater.com/reload"
 
 # Same target as the Fargate services: scale out at 70 % of the task-size CPU.
 SCALE_ON_CPU_PERCENT = 70
@@ -285,7 +287,8 @@ def secret_provider_class(c: Component, settings: WorkloadSettings) -> Manifest 
 
     One object per Secrets Manager secret the component reads, one JMESPath entry per
     environment variable. The Secret is re-synced by the driver's rotation poll; pods
-    read it at start-up (a rolling restart picks up a rotated database password).
+    read it at start-up, and Reloader rolls the Deployment annotated with the Secret's name
+    when it changes (so a rotated database password reaches new pods).
     """
     env = secret_environment(c)
     if not env:
@@ -415,7 +418,12 @@ def deployment(c: Component, sizing: TierSizing, settings: WorkloadSettings) -> 
         # Autoscaled deployments leave the count to their HPA (minReplicas = the tier's
         # baseline), so that `kubectl apply` of a new image never resets a scaled-out count.
         spec = {"replicas": c.replicas(sizing), **spec}
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _metadata(c.name, c), "spec": spec}
+    metadata = _metadata(c.name, c)
+    if secret_environment(c):
+        # The CSI driver re-syncs the Secret after a rotation (rotationPollInterval); Reloader
+        # then rolls this Deployment so new pods read the new values at start-up.
+        metadata["annotations"] = {RELOADER_SECRET_ANNOTATION: secret_provider_class_name(c)}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": spec}
 
 
 def service(c: Component) -> Manifest | None:

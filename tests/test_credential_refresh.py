@@ -1,4 +1,5 @@
-"""After the database password rotates, Fargate services and EKS deployments restart (EC2 refreshes itself)."""
+"""After the database password rotates, Fargate services restart through Step Functions; EKS deployments
+through Reloader in-cluster; EC2 refreshes itself."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from constructs_lib.eks_compute import RESTART_DELAY_SECONDS, SECRET_ROTATION_POLL_SECONDS
 from corridor_cdk.components import COMPONENTS
+from corridor_cdk.eks_versions import HELM_CHARTS
 from tests.synth import STACKS, Synthesized
+from tests.test_eks import _flatten, _manifests
 
 DB_SECRET = "DatabaseCredentials24F58BE6"  # pinned logical id (tests/test_stateful_resources.py)
 DB_USERS = {c.name for c in COMPONENTS if c.uses_database}
@@ -57,7 +59,7 @@ def _role_statements(s: Synthesized, stack: str, role_id: str) -> list[dict[str,
 
 
 # --- the trigger -------------------------------------------------------------------------
-@pytest.mark.parametrize("compute", ["fargate", "eks"])
+@pytest.mark.parametrize("compute", ["fargate"])
 def test_rule_matches_a_successful_rotation_of_the_database_secret_only(
     compute: str, request: pytest.FixtureRequest
 ) -> None:
@@ -102,45 +104,66 @@ def test_fargate_forces_a_new_deployment_of_exactly_the_database_users(fargate: 
     assert sorted(r["Ref"] for r in update["Resource"]) == sorted(services[n] for n in DB_USERS)
 
 
-# --- EKS ---------------------------------------------------------------------------------
+# --- EKS: in-cluster, through the CSI driver's re-sync and Reloader ----------------------------
 @pytest.mark.parametrize("stack", STACKS)
-def test_eks_waits_for_the_secret_sync_then_restarts_exactly_the_database_users(eks: Synthesized, stack: str) -> None:
-    definition = _definition(eks, stack)
-    first = definition["States"][definition["StartAt"]]
-    assert first["Type"] == "Wait" and first["Seconds"] == RESTART_DELAY_SECONDS
-    assert RESTART_DELAY_SECONDS > SECRET_ROTATION_POLL_SECONDS
-    cluster_id = _one(eks, stack, "AWS::EKS::Cluster", prefix="Eks")[0]
-    restarted = set()
-    for task in _tasks(definition):
-        assert task["Resource"] == "arn:<Ref:AWS::Partition>:states:::eks:call"
-        params = task["Parameters"]
-        assert params["ClusterName"] == f"<Ref:{cluster_id}>"
-        assert params["Endpoint"] == f"<GetAtt:{cluster_id}.Endpoint>"
-        assert params["Method"] == "PATCH"
-        name = re.fullmatch(r"/apis/apps/v1/namespaces/corridor/deployments/([\w-]+)", params["Path"]).group(1)  # type: ignore[union-attr]
-        assert params["RequestBody"] == {
-            "spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt.$": "$$.Execution.StartTime"}}}}
-        }
-        restarted.add(name)
-    assert restarted == DB_USERS and len(_tasks(definition)) == len(DB_USERS)
+def test_eks_has_no_restart_state_machine_rule_or_access_entry(eks: Synthesized, stack: str) -> None:
+    """Step Functions' eks:call needs a public API endpoint; the cluster refreshes in-cluster instead."""
+    assert eks.resources(stack, "AWS::StepFunctions::StateMachine") == {}
+    assert not [k for k in eks.templates[stack]["Resources"] if k.startswith("CredentialRefresh")]
+    # Only the configured cluster administrator(s) get access entries (no restart role).
+    for entry in eks.resources(stack, "AWS::EKS::AccessEntry").values():
+        assert "CredentialRefresh" not in json.dumps(entry)
+    assert "eks:call" not in json.dumps(eks.templates[stack])
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_eks_restart_role_may_edit_the_corridor_namespace_only(eks: Synthesized, stack: str) -> None:
-    role_id = _one(eks, stack, "AWS::StepFunctions::StateMachine")[1]["Properties"]["RoleArn"]["Fn::GetAtt"][0]
-    cluster_id = _one(eks, stack, "AWS::EKS::Cluster", prefix="Eks")[0]
-    (entry,) = [
-        e["Properties"]
-        for e in eks.resources(stack, "AWS::EKS::AccessEntry").values()
-        if e["Properties"]["PrincipalArn"] == {"Fn::GetAtt": [role_id, "Arn"]}
+def test_eks_installs_the_pinned_reloader_scoped_to_the_corridor_namespace(eks: Synthesized, stack: str) -> None:
+    pinned = HELM_CHARTS["reloader"]
+    assert (pinned.repository, pinned.chart, pinned.version) == (
+        "https://stakater.github.io/stakater-charts",
+        "reloader",
+        "2.2.12",
+    )
+    (chart_id,) = [
+        k for k, r in eks.resources(stack, "Custom::AWSCDK-EKS-HelmChart").items() if r["Properties"]["Chart"] == "reloader"
     ]
-    (policy,) = entry["AccessPolicies"]
-    assert policy["AccessScope"] == {"Type": "namespace", "Namespaces": ["corridor"]}
-    assert policy["PolicyArn"]["Fn::Join"][1][-1].endswith(":eks::aws:cluster-access-policy/AmazonEKSEditPolicy")
-    statements = _role_statements(eks, stack, role_id)
-    (describe,) = [st for st in statements if "eks:DescribeCluster" in st["Action"]]
-    assert describe["Resource"] == {"Fn::GetAtt": [cluster_id, "Arn"]}
-    assert not [st for st in statements if st["Resource"] == "*" and any(a.startswith("eks:") for a in st["Action"])]
+    chart = eks.templates[stack]["Resources"][chart_id]
+    props = chart["Properties"]
+    assert (props["Repository"], props["Version"], props["Namespace"]) == (pinned.repository, pinned.version, "corridor")
+    assert props["Timeout"] == "600s"
+    values = json.loads(_flatten(props["Values"]))["reloader"]
+    # watchGlobally=false: a namespaced Role in corridor, not a ClusterRole over all Secrets.
+    assert values["watchGlobally"] is False
+    assert values["autoReloadAll"] is False
+    assert values["reloadStrategy"] == "annotations"
+    # Installed after the namespace (our manifest, not Helm's) and the node group exist.
+    # create_namespace=False: CDK then omits the property and Helm runs without --create-namespace.
+    assert "CreateNamespace" not in props
+    namespace_id = next(lid for lid, obj in _manifests(eks, stack) if obj["kind"] == "Namespace")
+    nodegroup_id = _one(eks, stack, "AWS::EKS::Nodegroup", prefix="Eks")[0]
+    assert {namespace_id, nodegroup_id} <= set(chart["DependsOn"])
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_eks_reloads_exactly_the_database_users_when_their_synced_secret_changes(eks: Synthesized, stack: str) -> None:
+    synced = {
+        spc["metadata"]["name"]: spc["spec"]["secretObjects"][0]["secretName"]
+        for _, spc in _manifests(eks, stack)
+        if spc["kind"] == "SecretProviderClass"
+    }
+    reloaded = {}
+    for _, d in _manifests(eks, stack):
+        if d["kind"] != "Deployment":
+            continue
+        annotations = d["metadata"].get("annotations", {})
+        if "secret.reloader.stakater.com/reload" in annotations:
+            reloaded[d["metadata"]["name"]] = annotations["secret.reloader.stakater.com/reload"]
+            # The annotated Secret is the one the component's SecretProviderClass syncs to.
+            volumes = d["spec"]["template"]["spec"]["volumes"]
+            (spc,) = [v["csi"]["volumeAttributes"]["secretProviderClass"] for v in volumes if "csi" in v]
+            assert reloaded[d["metadata"]["name"]] == synced[spc]
+    assert set(reloaded) == DB_USERS and "redis" not in reloaded
+    assert reloaded == {name: f"{name}-secrets" for name in DB_USERS}
 
 
 # --- EC2 and the common settings ------------------------------------------------------------
@@ -151,7 +174,7 @@ def test_ec2_has_no_restart_state_machine_or_rule(ec2: Synthesized, stack: str) 
     assert not [k for k in ec2.templates[stack]["Resources"] if k.startswith("CredentialRefresh")]
 
 
-@pytest.mark.parametrize("compute", ["fargate", "eks"])
+@pytest.mark.parametrize("compute", ["fargate"])
 def test_state_machine_logs_everything_encrypted_is_traced_and_alarms_on_failure(
     compute: str, request: pytest.FixtureRequest
 ) -> None:

@@ -326,7 +326,7 @@ def test_helm_charts_are_pinned(eks: Synthesized) -> None:
         assert charts[pinned.chart]["Repository"] == pinned.repository
     values = json.loads(_flatten(charts["secrets-store-csi-driver-provider-aws"]["Values"]))
     assert values["secrets-store-csi-driver"]["syncSecret"]["enabled"] is True
-    # Re-sync the Kubernetes Secrets soon after a rotation (the restart waits for one poll).
+    # Re-sync the Kubernetes Secrets soon after a rotation (Reloader then rolls the Deployments).
     assert values["secrets-store-csi-driver"]["enableSecretRotation"] is True
     assert values["secrets-store-csi-driver"]["rotationPollInterval"] == "120s"
     # Helm gives up before the kubectl Lambda's 900 s limit, so the custom resource fails cleanly.

@@ -11,7 +11,7 @@ import pytest
 
 from corridor_cdk import kubernetes_manifests as k8s
 from corridor_cdk.components import COMPONENTS, Component, HealthCheck, component
-from corridor_cdk.runtime import SHARED_DATA_PATH, plain_environment, secret_environment
+from corridor_cdk.runtime import SHARED_DATA_PATH, plain_environment, reads_database_secret, secret_environment
 from corridor_cdk.sizing import TIERS, sizing_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,6 +164,34 @@ def test_secret_provider_class_reads_exactly_the_named_fields() -> None:
     assert synced["secretName"] == "corridor-app-secrets"
     assert {d["key"] for d in synced["data"]} == set(secret_environment(app))
     assert k8s.secret_provider_class(component("redis"), SETTINGS) is None
+
+
+@pytest.mark.parametrize("c", COMPONENTS, ids=lambda c: c.name)
+def test_deployments_reading_a_synced_secret_ask_reloader_to_roll_on_its_change(c: Component) -> None:
+    """Rotation -> CSI driver re-syncs ``<component>-secrets`` -> Reloader rolls the Deployment."""
+    d = k8s.deployment(c, sizing_for("small"), SETTINGS)
+    annotations = d["metadata"].get("annotations", {})
+    spc = k8s.secret_provider_class(c, SETTINGS)
+    if secret_environment(c):
+        assert spc is not None
+        assert annotations == {"secret.reloader.stakater.com/reload": spc["spec"]["secretObjects"][0]["secretName"]}
+        assert annotations["secret.reloader.stakater.com/reload"] == f"{c.name}-secrets"
+    else:
+        assert spc is None
+        assert "secret.reloader.stakater.com/reload" not in annotations
+    # On the Deployment, not the pod template: Reloader reads it there, and a template
+    # annotation would itself roll the pods on every change of the list.
+    assert "annotations" not in d["spec"]["template"]["metadata"]
+
+
+def test_every_database_user_and_no_other_component_is_reloaded() -> None:
+    reloaded = {
+        c.name
+        for c in COMPONENTS
+        if "secret.reloader.stakater.com/reload" in k8s.deployment(c, sizing_for("small"), SETTINGS)["metadata"].get("annotations", {})
+    }
+    assert reloaded == {c.name for c in COMPONENTS if reads_database_secret(c)}
+    assert "redis" not in reloaded
 
 
 def test_shared_volume_is_the_stacks_access_point_over_tls() -> None:
