@@ -64,3 +64,24 @@ _HASH = re.compile(r"\b[0-9a-f]{64}\b")
 def masked(template: dict[str, Any]) -> dict[str, Any]:
     """The template with asset hashes masked, so a snapshot diff shows only real changes."""
     return json.loads(_HASH.sub("<asset-hash>", json.dumps(template)))
+
+
+def one_resource(s: Synthesized, stack: str, type_: str) -> tuple[str, dict[str, Any]]:
+    """The single resource of a type in a stack, as (logical id, resource)."""
+    found = s.resources(stack, type_)
+    assert len(found) == 1, (stack, type_, list(found))
+    return next(iter(found.items()))
+
+
+def flatten(value: Any) -> str:
+    """A Fn::Join of strings and references, as one string with <Ref:Id> / <GetAtt:Id.Attr> markers."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        sep, parts = value["Fn::Join"]
+        return sep.join(flatten(p) for p in parts)
+    if "Ref" in value:
+        return f"<Ref:{value['Ref']}>"
+    if "Fn::GetAtt" in value:
+        return "<GetAtt:{}.{}>".format(*value["Fn::GetAtt"])
+    raise AssertionError(f"unexpected intrinsic {value}")

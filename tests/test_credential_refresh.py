@@ -11,8 +11,8 @@ import pytest
 
 from corridor_cdk.components import COMPONENTS
 from corridor_cdk.eks_versions import HELM_CHARTS
-from tests.synth import STACKS, Synthesized
-from tests.test_eks import _flatten, _manifests
+from tests.synth import STACKS, Synthesized, flatten
+from tests.test_eks import _manifests
 
 DB_SECRET = "DatabaseCredentials24F58BE6"  # pinned logical id (tests/test_stateful_resources.py)
 DB_USERS = {c.name for c in COMPONENTS if c.uses_database}
@@ -131,7 +131,7 @@ def test_eks_installs_the_pinned_reloader_scoped_to_the_corridor_namespace(eks: 
     props = chart["Properties"]
     assert (props["Repository"], props["Version"], props["Namespace"]) == (pinned.repository, pinned.version, "corridor")
     assert props["Timeout"] == "600s"
-    values = json.loads(_flatten(props["Values"]))["reloader"]
+    values = json.loads(flatten(props["Values"]))["reloader"]
     # watchGlobally=false: a namespaced Role in corridor, not a ClusterRole over all Secrets.
     assert values["watchGlobally"] is False
     assert values["autoReloadAll"] is False

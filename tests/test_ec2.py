@@ -15,7 +15,7 @@ from corridor_cdk import vm_bootstrap as vm
 from corridor_cdk.components import COMPONENTS
 from corridor_cdk.config import DEFAULT_CONFIG_PATH
 from corridor_cdk.runtime import EC2_HTTP_PORT
-from tests.synth import STACKS, Synthesized
+from tests.synth import STACKS, Synthesized, flatten, one_resource
 
 # The guide's "Resource Sizing" EC2 table (type, min, max) and EBS table (GiB, IOPS, MiB/s), by tier.
 GUIDE_INSTANCES = {
@@ -34,32 +34,14 @@ BUNDLE = [c for c in COMPONENTS if c.vm_process is not None]
 
 
 # --- helpers -----------------------------------------------------------------------------
-def _one(s: Synthesized, stack: str, type_: str) -> tuple[str, dict[str, Any]]:
-    found = s.resources(stack, type_)
-    assert len(found) == 1, (stack, type_, list(found))
-    return next(iter(found.items()))
-
-
-def _flatten(value: Any) -> str:
-    """A Fn::Join of strings and references, as one string with <Ref:Id> / <GetAtt:Id.Attr> markers."""
-    if isinstance(value, str):
-        return value
-    if "Fn::Join" in value:
-        sep, parts = value["Fn::Join"]
-        return sep.join(_flatten(p) for p in parts)
-    if "Ref" in value:
-        return f"<Ref:{value['Ref']}>"
-    if "Fn::GetAtt" in value:
-        return "<GetAtt:{}.{}>".format(*value["Fn::GetAtt"])
-    raise AssertionError(f"unexpected intrinsic {value}")
 
 
 def _template_data(s: Synthesized, stack: str) -> dict[str, Any]:
-    return _one(s, stack, "AWS::EC2::LaunchTemplate")[1]["Properties"]["LaunchTemplateData"]
+    return one_resource(s, stack, "AWS::EC2::LaunchTemplate")[1]["Properties"]["LaunchTemplateData"]
 
 
 def _group(s: Synthesized, stack: str) -> tuple[str, dict[str, Any]]:
-    return _one(s, stack, "AWS::AutoScaling::AutoScalingGroup")
+    return one_resource(s, stack, "AWS::AutoScaling::AutoScalingGroup")
 
 
 def _instance_statements(s: Synthesized, stack: str) -> list[dict[str, Any]]:
@@ -219,7 +201,7 @@ def test_instance_role_is_scoped_to_what_an_instance_needs(ec2: Synthesized, sta
     for st in statements:
         assert st["Effect"] == "Allow"
         for action in _listify(st["Action"]):
-            by_action.setdefault(action, []).extend(_flatten(r) for r in _listify(st["Resource"]))
+            by_action.setdefault(action, []).extend(flatten(r) for r in _listify(st["Resource"]))
     # Read exactly the four runtime secrets.
     secrets = {"AppSecretsAppSecretKeyCB75FF60", "AppSecretsLicenseKey0BA84F20", "AppSecretsLlmApiKeysC754B200",
                "DatabaseCredentials24F58BE6"}
@@ -283,7 +265,7 @@ def test_cfn_init_metadata_carries_the_rendered_files_and_the_role_may_read_it(e
         assert f"/etc/systemd/system/{c.name}.service" in files
     assert files[vm.BOOTSTRAP_PATH]["mode"] == "000700"
     assert files["/usr/local/sbin/corridor-config"]["mode"] == "000700"
-    spec = json.loads(_flatten(files["/etc/corridor/environment.json"]["content"]))
+    spec = json.loads(flatten(files["/etc/corridor/environment.json"]["content"]))
     assert spec["secrets"]["database"] == "<Ref:DatabaseCredentials24F58BE6>"
     statements = _instance_statements(ec2, stack)
     assert any(
@@ -346,18 +328,18 @@ def test_volumes_not_instances_carry_the_backup_tag(ec2: Synthesized, stack: str
 
 def test_auto_scaling_may_use_the_data_key_for_its_volumes(ec2: Synthesized) -> None:
     stack = "CorridorProd"
-    (slr_id, slr) = _one(ec2, stack, "AWS::IAM::ServiceLinkedRole")
+    (slr_id, slr) = one_resource(ec2, stack, "AWS::IAM::ServiceLinkedRole")
     assert slr["Properties"]["AWSServiceName"] == "autoscaling.amazonaws.com"
     # IAM names are account-wide: the region in the suffix lets prod be redeployed in its DR region.
     assert slr["Properties"]["CustomSuffix"] == "corridor-prod-us-east-1"
     _, group = _group(ec2, stack)
-    role_arn = _flatten(group["Properties"]["ServiceLinkedRoleARN"])
+    role_arn = flatten(group["Properties"]["ServiceLinkedRoleARN"])
     assert role_arn.endswith(f"autoscaling.amazonaws.com/<Ref:{slr_id}>")
     key = ec2.templates[stack]["Resources"]["KeysDataKey8F3FE3A4"]["Properties"]["KeyPolicy"]["Statement"]
     granted = {
         action
         for st in key
-        if _flatten(st["Principal"].get("AWS", "")) == role_arn
+        if flatten(st["Principal"].get("AWS", "")) == role_arn
         for action in _listify(st["Action"])
     }
     assert {"kms:Decrypt", "kms:GenerateDataKey*", "kms:CreateGrant", "kms:DescribeKey"} <= granted
@@ -374,16 +356,16 @@ def test_scaling_events_notify_the_alerts_topic_which_auto_scaling_may_encrypt_f
     )
     key_id = ec2.templates[stack]["Resources"][topic_id]["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
     statements = ec2.templates[stack]["Resources"][key_id]["Properties"]["KeyPolicy"]["Statement"]
-    role_arn = _flatten(group["Properties"]["ServiceLinkedRoleARN"])
+    role_arn = flatten(group["Properties"]["ServiceLinkedRoleARN"])
     assert any(
-        _flatten(st["Principal"].get("AWS", "")) == role_arn and "kms:GenerateDataKey*" in _listify(st["Action"])
+        flatten(st["Principal"].get("AWS", "")) == role_arn and "kms:GenerateDataKey*" in _listify(st["Action"])
         for st in statements
     )
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_terminating_instances_are_held_for_the_drain(ec2: Synthesized, stack: str) -> None:
-    (_, hook) = _one(ec2, stack, "AWS::AutoScaling::LifecycleHook")
+    (_, hook) = one_resource(ec2, stack, "AWS::AutoScaling::LifecycleHook")
     p = hook["Properties"]
     assert p["LifecycleTransition"] == "autoscaling:EC2_INSTANCE_TERMINATING"
     assert p["LifecycleHookName"] == vm.DRAIN_HOOK_NAME and p["DefaultResult"] == "CONTINUE"

@@ -17,7 +17,7 @@ from corridor_cdk.config import DEFAULT_CONFIG_PATH
 from corridor_cdk.eks_versions import ADDON_VERSIONS, HELM_CHARTS, KUBECTL_LAYER_MODULE, KUBERNETES_VERSION
 from corridor_cdk.runtime import secret_environment
 from corridor_cdk.sizing import sizing_for
-from tests.synth import STACKS, Synthesized
+from tests.synth import STACKS, Synthesized, flatten, one_resource
 
 # The guide's "Resource Sizing" EKS node groups (instance type, min, max), by tier.
 GUIDE_NODE_GROUPS = {
@@ -31,31 +31,13 @@ CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "sch
 
 
 # --- helpers -----------------------------------------------------------------------------
-def _one(s: Synthesized, stack: str, type_: str) -> tuple[str, dict[str, Any]]:
-    found = s.resources(stack, type_)
-    assert len(found) == 1, (stack, type_, list(found))
-    return next(iter(found.items()))
-
-
-def _flatten(value: Any) -> str:
-    """A Fn::Join of strings and references, as one string with <Ref:Id> / <GetAtt:Id.Attr> markers."""
-    if isinstance(value, str):
-        return value
-    if "Fn::Join" in value:
-        sep, parts = value["Fn::Join"]
-        return sep.join(_flatten(p) for p in parts)
-    if "Ref" in value:
-        return f"<Ref:{value['Ref']}>"
-    if "Fn::GetAtt" in value:
-        return "<GetAtt:{}.{}>".format(*value["Fn::GetAtt"])
-    raise AssertionError(f"unexpected intrinsic {value}")
 
 
 def _manifests(s: Synthesized, stack: str) -> list[tuple[str, dict[str, Any]]]:
     """(logical id, object) for every Kubernetes object the stack applies."""
     out = []
     for logical_id, res in s.resources(stack, "Custom::AWSCDK-EKS-KubernetesResource").items():
-        for obj in json.loads(_flatten(res["Properties"]["Manifest"])):
+        for obj in json.loads(flatten(res["Properties"]["Manifest"])):
             out.append((logical_id, obj))
     return out
 
@@ -79,13 +61,13 @@ def _role_policies(s: Synthesized, stack: str, role_id: str) -> list[dict[str, A
 
 
 def _managed_policy_names(role: dict[str, Any]) -> set[str]:
-    return {_flatten(arn).rsplit("/", 1)[-1] for arn in role["Properties"].get("ManagedPolicyArns", [])}
+    return {flatten(arn).rsplit("/", 1)[-1] for arn in role["Properties"].get("ManagedPolicyArns", [])}
 
 
 # --- cluster -------------------------------------------------------------------------------
 @pytest.mark.parametrize("stack", STACKS)
 def test_cluster_runs_the_pinned_version_in_the_private_subnets(eks: Synthesized, stack: str) -> None:
-    _, cluster = _one(eks, stack, "AWS::EKS::Cluster")
+    _, cluster = one_resource(eks, stack, "AWS::EKS::Cluster")
     props = cluster["Properties"]
     assert props["Version"] == KUBERNETES_VERSION
     assert props["Name"] == f"corridor-{eks.configs[stack].name}"
@@ -96,7 +78,7 @@ def test_cluster_runs_the_pinned_version_in_the_private_subnets(eks: Synthesized
 
 
 def test_kubectl_layer_matches_the_cluster_version(eks: Synthesized) -> None:
-    _, cluster = _one(eks, "CorridorProd", "AWS::EKS::Cluster")
+    _, cluster = one_resource(eks, "CorridorProd", "AWS::EKS::Cluster")
     layers = [
         layer["Properties"]["Description"]
         for layer in eks.resources("CorridorProd", "AWS::Lambda::LayerVersion").values()
@@ -131,7 +113,7 @@ def test_kubectl_handler_runs_in_the_private_subnets_with_eks_access_only(eks: S
 @pytest.mark.parametrize("stack", STACKS)
 def test_endpoint_access_follows_configuration(eks: Synthesized, stack: str) -> None:
     cfg = eks.configs[stack]
-    vpc_config = _one(eks, stack, "AWS::EKS::Cluster")[1]["Properties"]["ResourcesVpcConfig"]
+    vpc_config = one_resource(eks, stack, "AWS::EKS::Cluster")[1]["Properties"]["ResourcesVpcConfig"]
     assert vpc_config["EndpointPrivateAccess"] is True
     assert vpc_config["EndpointPublicAccess"] is (cfg.eks_endpoint_access == "public-and-private")
     if stack == "CorridorProd":
@@ -160,7 +142,7 @@ def test_a_public_endpoint_is_limited_to_the_configured_networks(tmp_path: Path)
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_control_plane_logs_every_type_to_an_encrypted_log_group(eks: Synthesized, stack: str) -> None:
-    cluster_id, cluster = _one(eks, stack, "AWS::EKS::Cluster")
+    cluster_id, cluster = one_resource(eks, stack, "AWS::EKS::Cluster")
     enabled = [t["Type"] for t in cluster["Properties"]["Logging"]["ClusterLogging"]["EnabledTypes"]]
     assert enabled == CONTROL_PLANE_LOGS
     name = cluster["Properties"]["Name"]
@@ -202,12 +184,12 @@ def test_kubernetes_secrets_are_envelope_encrypted(eks: Synthesized) -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_access_through_access_entries_only_with_the_configured_admin(eks: Synthesized, stack: str) -> None:
-    access = _one(eks, stack, "AWS::EKS::Cluster")[1]["Properties"]["AccessConfig"]
+    access = one_resource(eks, stack, "AWS::EKS::Cluster")[1]["Properties"]["AccessConfig"]
     assert access == {"AuthenticationMode": "API", "BootstrapClusterCreatorAdminPermissions": False}
     entries = [e["Properties"] for e in eks.resources(stack, "AWS::EKS::AccessEntry").values()]
     admin = [e for e in entries if e["PrincipalArn"] == eks.configs[stack].admin_role_arn]
     assert len(admin) == 1
-    policy = _flatten(admin[0]["AccessPolicies"][0]["PolicyArn"])
+    policy = flatten(admin[0]["AccessPolicies"][0]["PolicyArn"])
     assert policy.endswith(":eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy")
     assert admin[0]["AccessPolicies"][0]["AccessScope"] == {"Type": "cluster"}
     assert "aws-auth" not in json.dumps(eks.templates[stack])
@@ -223,7 +205,7 @@ def test_sizing_table_is_the_guides() -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_node_group_sized_by_tier_and_spread_across_zones(eks: Synthesized, stack: str) -> None:
     cfg = eks.configs[stack]
-    props = _one(eks, stack, "AWS::EKS::Nodegroup")[1]["Properties"]
+    props = one_resource(eks, stack, "AWS::EKS::Nodegroup")[1]["Properties"]
     instance_type, lo, hi = GUIDE_NODE_GROUPS[cfg.tier]
     assert props["InstanceTypes"] == [instance_type]
     assert props["ScalingConfig"] == {"MinSize": lo, "DesiredSize": sizing_for(cfg.tier).eks_nodes.desired_size, "MaxSize": hi}
@@ -235,7 +217,7 @@ def test_node_group_sized_by_tier_and_spread_across_zones(eks: Synthesized, stac
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_launch_template_requires_imdsv2_and_encrypts_gp3_roots(eks: Synthesized, stack: str) -> None:
-    lt_id, lt = _one(eks, stack, "AWS::EC2::LaunchTemplate")
+    lt_id, lt = one_resource(eks, stack, "AWS::EC2::LaunchTemplate")
     data = lt["Properties"]["LaunchTemplateData"]
     assert data["MetadataOptions"]["HttpTokens"] == "required"
     assert data["MetadataOptions"]["HttpPutResponseHopLimit"] == 1  # pods cannot reach node credentials
@@ -244,13 +226,13 @@ def test_launch_template_requires_imdsv2_and_encrypts_gp3_roots(eks: Synthesized
     groups = data["SecurityGroupIds"]
     assert {"Fn::GetAtt": ["NetworkAppSecurityGroupE3807721", "GroupId"]} in groups
     assert any(g.get("Fn::GetAtt", [None, None])[1] == "ClusterSecurityGroupId" for g in groups)
-    nodegroup = _one(eks, stack, "AWS::EKS::Nodegroup")[1]["Properties"]
+    nodegroup = one_resource(eks, stack, "AWS::EKS::Nodegroup")[1]["Properties"]
     assert nodegroup["LaunchTemplate"]["Id"] == {"Ref": lt_id}
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_node_role_has_the_guides_policies_but_not_the_efs_driver_policy(eks: Synthesized, stack: str) -> None:
-    role_id = _one(eks, stack, "AWS::EKS::Nodegroup")[1]["Properties"]["NodeRole"]["Fn::GetAtt"][0]
+    role_id = one_resource(eks, stack, "AWS::EKS::Nodegroup")[1]["Properties"]["NodeRole"]["Fn::GetAtt"][0]
     role = eks.templates[stack]["Resources"][role_id]
     assert _managed_policy_names(role) == GUIDE_NODE_POLICIES
     assert "AmazonEFSCSIDriverPolicy" not in json.dumps(role)
@@ -296,7 +278,7 @@ def test_addons_are_pinned_versions_for_the_cluster_version(eks: Synthesized, st
     addons = {a["Properties"]["AddonName"]: a for a in eks.resources(stack, "AWS::EKS::Addon").values()}
     assert set(addons) == set(ADDON_VERSIONS)
     assert {"aws-efs-csi-driver", "amazon-cloudwatch-observability", "cert-manager", "eks-pod-identity-agent"} <= set(addons)
-    nodegroup_id = _one(eks, stack, "AWS::EKS::Nodegroup")[0]
+    nodegroup_id = one_resource(eks, stack, "AWS::EKS::Nodegroup")[0]
     for name, addon in addons.items():
         assert addon["Properties"]["AddonVersion"] == ADDON_VERSIONS[name]
         assert re.fullmatch(r"v\d+\.\d+\.\d+-eksbuild\.\d+", ADDON_VERSIONS[name])
@@ -324,7 +306,7 @@ def test_helm_charts_are_pinned(eks: Synthesized) -> None:
     for pinned in HELM_CHARTS.values():
         assert charts[pinned.chart]["Version"] == pinned.version
         assert charts[pinned.chart]["Repository"] == pinned.repository
-    values = json.loads(_flatten(charts["secrets-store-csi-driver-provider-aws"]["Values"]))
+    values = json.loads(flatten(charts["secrets-store-csi-driver-provider-aws"]["Values"]))
     assert values["secrets-store-csi-driver"]["syncSecret"]["enabled"] is True
     # Re-sync the Kubernetes Secrets soon after a rotation (Reloader then rolls the Deployments).
     assert values["secrets-store-csi-driver"]["enableSecretRotation"] is True

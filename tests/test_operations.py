@@ -31,7 +31,7 @@ from constructs_lib.compute_common import ComponentMetrics, ComputeObservability
 from constructs_lib.monitoring import DB_INSTANCE_MEMORY_GIB, Monitoring
 from constructs_lib.waf import MANAGED_RULE_GROUPS
 from corridor_cdk.sizing import TIERS, sizing_for
-from tests.synth import DR_STACKS, STACKS, Synthesized
+from tests.synth import DR_STACKS, STACKS, Synthesized, one_resource
 
 ROOT = Path(__file__).resolve().parent.parent
 GIB = 1024**3
@@ -54,12 +54,6 @@ ACCESS_COMMANDS = {
 # --- helpers ----------------------------------------------------------------------------
 def _resources(s: Synthesized, stack: str, type_: str) -> dict[str, dict[str, Any]]:
     return s.resources(stack, type_)
-
-
-def _one(s: Synthesized, stack: str, type_: str) -> tuple[str, dict[str, Any]]:
-    found = _resources(s, stack, type_)
-    assert len(found) == 1, (stack, type_, list(found))
-    return next(iter(found.items()))
 
 
 def _alarms(s: Synthesized, stack: str) -> dict[str, dict[str, Any]]:
@@ -118,7 +112,7 @@ def _single_metric(props: dict[str, Any], namespace: str, name: str, stat: str, 
 
 
 def _topic_ref(s: Synthesized, stack: str) -> dict[str, str]:
-    logical_id, _ = _one(s, stack, "AWS::SNS::Topic")
+    logical_id, _ = one_resource(s, stack, "AWS::SNS::Topic")
     return {"Ref": logical_id}
 
 
@@ -137,11 +131,11 @@ def _text(value: Any) -> str:
 # --- alerts topic -------------------------------------------------------------------------
 @pytest.mark.parametrize("stack", STACKS)
 def test_alerts_topic_is_kms_encrypted_and_emails_the_configured_address(any_compute: Synthesized, stack: str) -> None:
-    _, topic = _one(any_compute, stack, "AWS::SNS::Topic")
+    _, topic = one_resource(any_compute, stack, "AWS::SNS::Topic")
     props = topic["Properties"]
     assert props["TopicName"] == f"corridor-{any_compute.configs[stack].name}-alerts"
     assert props["KmsMasterKeyId"] == {"Fn::GetAtt": ["KeysAlertsKeyA195AD70", "Arn"]}
-    _, subscription = _one(any_compute, stack, "AWS::SNS::Subscription")
+    _, subscription = one_resource(any_compute, stack, "AWS::SNS::Subscription")
     assert subscription["Properties"]["Protocol"] == "email"
     assert subscription["Properties"]["Endpoint"] == any_compute.configs[stack].alert_email
     assert subscription["Properties"]["TopicArn"] == _topic_ref(any_compute, stack)
@@ -151,7 +145,7 @@ def test_alerts_topic_is_kms_encrypted_and_emails_the_configured_address(any_com
 def test_topic_policy_refuses_plain_http_and_admits_only_this_accounts_alarms(
     any_compute: Synthesized, stack: str
 ) -> None:
-    _, policy = _one(any_compute, stack, "AWS::SNS::TopicPolicy")
+    _, policy = one_resource(any_compute, stack, "AWS::SNS::TopicPolicy")
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     assert any(
         st["Effect"] == "Deny" and st["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for st in statements
@@ -389,7 +383,7 @@ def test_monitoring_depends_on_no_compute_method() -> None:
 # --- dashboard ------------------------------------------------------------------------------
 @pytest.mark.parametrize("stack", STACKS)
 def test_health_dashboard_has_the_guides_sections(any_compute: Synthesized, stack: str) -> None:
-    _, dashboard = _one(any_compute, stack, "AWS::CloudWatch::Dashboard")
+    _, dashboard = one_resource(any_compute, stack, "AWS::CloudWatch::Dashboard")
     props = dashboard["Properties"]
     cfg = any_compute.configs[stack]
     assert props["DashboardName"] == f"CorridorHealthDashboard-{cfg.name}-{cfg.region}"
@@ -441,7 +435,7 @@ def test_every_log_group_is_encrypted_and_expires_by_tier(any_compute: Synthesiz
 # --- backup ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("stack", STACKS)
 def test_backup_vault_is_encrypted_retained_and_locked_when_protected(any_compute: Synthesized, stack: str) -> None:
-    _, vault = _one(any_compute, stack, "AWS::Backup::BackupVault")
+    _, vault = one_resource(any_compute, stack, "AWS::Backup::BackupVault")
     assert vault["Properties"]["EncryptionKeyArn"] == {"Fn::GetAtt": ["KeysBackupKey75AC2438", "Arn"]}
     assert vault["DeletionPolicy"] == "RetainExceptOnCreate"
     if any_compute.configs[stack].protect_data:
@@ -452,7 +446,7 @@ def test_backup_vault_is_encrypted_retained_and_locked_when_protected(any_comput
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_backup_plan_has_daily_weekly_and_monthly_rules(any_compute: Synthesized, stack: str) -> None:
-    _, plan = _one(any_compute, stack, "AWS::Backup::BackupPlan")
+    _, plan = one_resource(any_compute, stack, "AWS::Backup::BackupPlan")
     rules = {r["RuleName"]: r for r in plan["Properties"]["BackupPlan"]["BackupPlanRule"]}
     assert set(rules) == {"Daily", "Weekly", "Monthly"}
     daily_days = any_compute.configs[stack].sizing.backup_daily_retention_days
@@ -476,7 +470,7 @@ def test_daily_retention_per_tier(tier: str, days: int) -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_backup_selection_covers_the_database_and_the_files(any_compute: Synthesized, stack: str) -> None:
-    _, selection = _one(any_compute, stack, "AWS::Backup::BackupSelection")
+    _, selection = one_resource(any_compute, stack, "AWS::Backup::BackupSelection")
     props = selection["Properties"]["BackupSelection"]
     text = _text(props)
     assert '"Ref": "DatabaseInstanceAA8A5FDE"' in text and "arn:aws:rds:" in text
@@ -495,7 +489,7 @@ def test_backup_selection_covers_the_database_and_the_files(any_compute: Synthes
 @pytest.mark.parametrize("stack", STACKS)
 def test_backups_are_copied_to_the_dr_region_only_where_configured(any_compute: Synthesized, stack: str) -> None:
     cfg = any_compute.configs[stack]
-    _, plan = _one(any_compute, stack, "AWS::Backup::BackupPlan")
+    _, plan = one_resource(any_compute, stack, "AWS::Backup::BackupPlan")
     rules = plan["Properties"]["BackupPlan"]["BackupPlanRule"]
     copy_failure_rules = [
         r for r in _resources(any_compute, stack, "AWS::Events::Rule").values() if "Copy Job" in _text(r)
@@ -524,7 +518,7 @@ def test_dr_stack_holds_the_vault_in_the_dr_region(any_compute: Synthesized, sta
     artifact = manifest["artifacts"][stack]
     assert artifact["environment"] == f"aws://{cfg.account}/{cfg.dr_region}"
     assert stack in manifest["artifacts"][main]["dependencies"], "the DR vault must be deployed first"
-    _, vault = _one(any_compute, stack, "AWS::Backup::BackupVault")
+    _, vault = one_resource(any_compute, stack, "AWS::Backup::BackupVault")
     assert vault["Properties"]["BackupVaultName"] == f"{cfg.resource_prefix}-dr-vault"
     key_id = vault["Properties"]["EncryptionKeyArn"]["Fn::GetAtt"][0]
     assert any_compute.templates[stack]["Resources"][key_id]["Type"] == "AWS::KMS::Key"
@@ -575,11 +569,11 @@ def test_waf_protects_the_load_balancer_where_enabled(any_compute: Synthesized, 
     assert rate["Action"] == {"Block": {}}
     assert len({r["Priority"] for r in props["Rules"]}) == len(props["Rules"])
 
-    _, association = _one(any_compute, stack, "AWS::WAFv2::WebACLAssociation")
+    _, association = one_resource(any_compute, stack, "AWS::WAFv2::WebACLAssociation")
     assert association["Properties"]["ResourceArn"] == {"Ref": "LoadBalancerAlb240B1141"}
     assert association["Properties"]["WebACLArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}
 
-    _, logging = _one(any_compute, stack, "AWS::WAFv2::LoggingConfiguration")
+    _, logging = one_resource(any_compute, stack, "AWS::WAFv2::LoggingConfiguration")
     (destination,) = logging["Properties"]["LogDestinationConfigs"]
     group_name = f"aws-waf-logs-{cfg.resource_prefix}-web-acl"
     assert destination == f"arn:aws:logs:{cfg.region}:{cfg.account}:log-group:{group_name}"
@@ -600,7 +594,7 @@ def test_waf_is_on_in_prod_by_default(any_compute: Synthesized) -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_monthly_budget_emails_the_configured_address(any_compute: Synthesized, stack: str) -> None:
     cfg = any_compute.configs[stack]
-    _, budget = _one(any_compute, stack, "AWS::Budgets::Budget")
+    _, budget = one_resource(any_compute, stack, "AWS::Budgets::Budget")
     data = budget["Properties"]["Budget"]
     assert (data["BudgetType"], data["TimeUnit"]) == ("COST", "MONTHLY")
     assert data["BudgetName"] == f"corridor-{cfg.name}-monthly-{cfg.region}"  # budgets are account-global
