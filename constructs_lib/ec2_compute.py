@@ -43,7 +43,8 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct, IConstruct
 
 from constructs_lib.compute_common import ComponentMetrics, ComputeObservability
-from corridor_cdk.components import Component
+from corridor_cdk.components import SCALE_ON_CPU_PERCENT, Component
+from corridor_cdk.naming import pascal_case
 from corridor_cdk.runtime import SecretName, secret_environment
 from corridor_cdk.sizing import TierSizing
 from corridor_cdk.vm_bootstrap import (
@@ -61,7 +62,6 @@ BACKUP_TAG_KEY = "corridor:backup"  # on the launch template's volumes only: AWS
 BOOT_TIMEOUT = Duration.minutes(30)  # packages + bundle install + migration + health, with retries
 HEALTH_GRACE = Duration.minutes(20)
 DRAIN_TIMEOUT = Duration.minutes(10)
-SCALE_ON_CPU_PERCENT = 70
 CFN_INIT_CONFIG_SET = "corridor"
 UTILISATION_LABEL = "instances"  # the one host group; alarms read "<env>-high-cpu-instances"
 
@@ -157,7 +157,7 @@ class Ec2Compute(Construct):
         for label in [c.name for c in bundle] + ["nginx", "bootstrap"]:
             self.log_groups[label] = logs.LogGroup(
                 self,
-                f"{_pascal(label)}Logs",
+                f"{pascal_case(label)}Logs",
                 log_group_name=f"/ec2/corridor/{env}/{label}",
                 encryption_key=runtime.logs_key,
                 retention=runtime.log_retention,
@@ -538,9 +538,6 @@ def _logical_id(stack: Stack, construct: Any) -> str:
     child = construct.node.default_child
     return str(stack.resolve(stack.get_logical_id(child)))
 
-
-def _pascal(name: str) -> str:
-    return "".join(part.capitalize() for part in name.replace("_", "-").split("-"))
 
 
 __all__ = ["BACKUP_TAG_KEY", "Ec2Compute", "Ec2Runtime"]

@@ -29,6 +29,7 @@ from constructs import Construct, IConstruct
 from constructs_lib.compute_common import ComponentMetrics, ComputeObservability
 from corridor_cdk import kubernetes_manifests as k8s
 from corridor_cdk.components import Component
+from corridor_cdk.naming import pascal_case
 from corridor_cdk.eks_versions import (
     ADDON_VERSIONS,
     HELM_CHARTS,
@@ -465,17 +466,17 @@ class EksCompute(Construct):
         self.workload_roles: dict[str, iam.Role] = {}
         self.workloads: dict[str, eks.KubernetesManifest] = {}
         for c in components:
-            workload = self._manifest(f"{_pascal(c.short_name)}Workload", k8s.component_manifests(c, sizing, settings))
+            workload = self._manifest(f"{pascal_case(c.short_name)}Workload", k8s.component_manifests(c, sizing, settings))
             workload.node.add_dependency(namespace, storage, secrets_store, efs_driver, self.addons["metrics-server"])
             if k8s.needs_aws_role(c):
                 role = self._workload_role(c)
                 workload.node.add_dependency(
-                    self._pod_identity(f"{_pascal(c.short_name)}PodIdentity", k8s.NAMESPACE, k8s.service_account_name(c), role)
+                    self._pod_identity(f"{pascal_case(c.short_name)}PodIdentity", k8s.NAMESPACE, k8s.service_account_name(c), role)
                 )
             self.workloads[c.name] = workload
             if c.load_balanced:
                 binding = self._manifest(
-                    f"{_pascal(c.short_name)}TargetGroupBinding",
+                    f"{pascal_case(c.short_name)}TargetGroupBinding",
                     [k8s.target_group_binding(c, target_group.target_group_arn)],
                 )
                 binding.node.add_dependency(workload, alb_controller)
@@ -555,7 +556,7 @@ class EksCompute(Construct):
         """An EKS add-on at its pinned version, installed once the nodes exist."""
         addon = eks.CfnAddon(
             self,
-            _pascal(addon_name) + "Addon",
+            pascal_case(addon_name) + "Addon",
             cluster_name=self.cluster.cluster_name,
             addon_name=addon_name,
             addon_version=ADDON_VERSIONS[addon_name],
@@ -598,7 +599,7 @@ class EksCompute(Construct):
 
     def _workload_role(self, c: Component) -> iam.Role:
         """The component's AWS identity: read exactly the secrets its environment names."""
-        role = self._pod_role(f"{_pascal(c.short_name)}Role", f"Corridor {c.name} pods ({self._runtime.environment})")
+        role = self._pod_role(f"{pascal_case(c.short_name)}Role", f"Corridor {c.name} pods ({self._runtime.environment})")
         for secret in sorted({ref.secret for ref in secret_environment(c).values()}):
             self._runtime.secrets[secret].grant_read(role)
         self.workload_roles[c.name] = role
@@ -750,9 +751,6 @@ class EksCompute(Construct):
             "tested for; it moves with aws-cdk-lib upgrades rather than by hand.",
         )
 
-
-def _pascal(name: str) -> str:
-    return "".join(part.capitalize() for part in name.replace("_", "-").split("-"))
 
 
 def _ack(construct: IConstruct, rule: str, reason: str) -> None:

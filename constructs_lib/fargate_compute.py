@@ -24,7 +24,8 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from constructs_lib.compute_common import ComponentMetrics, ComputeObservability
-from corridor_cdk.components import Component
+from corridor_cdk.components import SCALE_ON_CPU_PERCENT, Component
+from corridor_cdk.naming import pascal_case
 from corridor_cdk.runtime import (
     SHARED_DATA_PATH,
     SecretName,
@@ -34,7 +35,6 @@ from corridor_cdk.runtime import (
 )
 from corridor_cdk.sizing import TierSizing
 
-SCALE_ON_CPU_PERCENT = 70
 SHARED_VOLUME = "corridor-data"
 CORRIDOR_REPOSITORY = "corridor/ggx"  # the guide's image name: <registry>/corridor/ggx:<version>
 
@@ -115,7 +115,7 @@ class FargateCompute(Construct):
             task_definition = self._task_definition(c, sizing)
             service = ecs.FargateService(
                 self,
-                f"{_pascal(c.short_name)}Service",
+                f"{pascal_case(c.short_name)}Service",
                 cluster=self.cluster,
                 service_name=c.name,
                 task_definition=task_definition,
@@ -189,7 +189,7 @@ class FargateCompute(Construct):
             service = self.services[c.name]
             step = tasks.CallAwsService(
                 scope,
-                f"Restart{_pascal(c.short_name)}",
+                f"Restart{pascal_case(c.short_name)}",
                 state_name=f"Restart {c.name}",
                 service="ecs",
                 action="updateService",
@@ -281,7 +281,7 @@ class FargateCompute(Construct):
 
     def _task_definition(self, c: Component, sizing: TierSizing) -> ecs.FargateTaskDefinition:
         rt = self._runtime
-        pascal = _pascal(c.short_name)
+        pascal = pascal_case(c.short_name)
         size = c.task_size(sizing)
         task_definition = ecs.FargateTaskDefinition(
             self,
@@ -361,9 +361,6 @@ class FargateCompute(Construct):
             )
         return task_definition
 
-
-def _pascal(name: str) -> str:
-    return "".join(part.capitalize() for part in name.replace("_", "-").split("-"))
 
 
 __all__ = ["FargateCompute", "FargateRuntime"]

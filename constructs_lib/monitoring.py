@@ -29,6 +29,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from constructs_lib.compute_common import ComputeObservability
+from corridor_cdk.naming import pascal_case
 
 GIB = 1024**3
 ONE_MINUTE = Duration.minutes(1)
@@ -257,7 +258,7 @@ class Monitoring(Construct):
             cpu_lines.append(cpu)
             memory_lines.append(memory)
             self._alarm(
-                f"HighCpu{_pascal(unit.label)}",
+                f"HighCpu{pascal_case(unit.label)}",
                 name=f"high-cpu-{_slug(unit.label)}",
                 description=f"Guide alarm 2: {unit.label} CPU above {t.cpu_percent_above:g}% for 10 minutes "
                 f"({observability.method}).",
@@ -267,7 +268,7 @@ class Monitoring(Construct):
                 evaluation_periods=2,
             )
             self._alarm(
-                f"HighMemory{_pascal(unit.label)}",
+                f"HighMemory{pascal_case(unit.label)}",
                 name=f"high-memory-{_slug(unit.label)}",
                 description=f"Guide alarm 3: {unit.label} memory above {t.memory_percent_above:g}% for 10 minutes "
                 f"({observability.method}).",
@@ -281,7 +282,7 @@ class Monitoring(Construct):
             missing = _shaped(metric, period=ONE_MINUTE, label=label, id_suffix=f"h{index}")
             missing_lines.append(missing)
             self._alarm(
-                f"Unhealthy{_pascal(label)}",
+                f"Unhealthy{pascal_case(label)}",
                 name=f"unhealthy-{_slug(label)}",
                 description=f"{label}: tasks, pods or instances missing or unhealthy for 5 minutes "
                 f"({observability.method}).",
@@ -692,9 +693,6 @@ def _slug(label: str) -> str:
     """``corridor-app`` stays; anything else becomes lower-case words joined by dashes."""
     return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
 
-
-def _pascal(label: str) -> str:
-    return "".join(part.capitalize() for part in _slug(label).split("-"))
 
 
 __all__ = ["AlarmThresholds", "Alerts", "DB_INSTANCE_MEMORY_GIB", "Monitoring"]

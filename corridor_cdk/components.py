@@ -15,6 +15,8 @@ from corridor_cdk.sizing import TaskSize, TierSizing
 Role = Literal["web", "worker", "jupyter", "redis"]
 
 HEALTH_PATH = "/health"
+# Autoscaled components scale out above this average CPU, whatever runs them.
+SCALE_ON_CPU_PERCENT = 70
 REDIS_PORT = 6379
 
 

@@ -26,7 +26,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from corridor_cdk.components import Component
+from corridor_cdk.components import SCALE_ON_CPU_PERCENT, Component
 from corridor_cdk.runtime import SHARED_DATA_PATH, SecretName, SecretRef, plain_environment, secret_environment
 from corridor_cdk.sizing import TaskSize, TierSizing
 
@@ -48,7 +48,6 @@ SECRETS_STORE_CSI_DRIVER = "secrets-store.csi.k8s.io"
 RELOADER_SECRET_ANNOTATION = "secret.reloader.stakater.com/reload"
 
 # Same target as the Fargate services: scale out at 70 % of the task-size CPU.
-SCALE_ON_CPU_PERCENT = 70
 # Kubernetes schedules by requests; a pod may burst to its limit (the Fargate task size).
 # CPU is requested at half the limit so that the guide's node counts hold a tier's
 # baseline replicas; memory is requested at the limit (memory cannot be reclaimed).
