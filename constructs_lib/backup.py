@@ -61,6 +61,21 @@ def dr_vault_arn(*, partition: str, region: str, account: str, resource_prefix: 
     return f"arn:{partition}:backup:{region}:{account}:backup-vault:{dr_vault_name(resource_prefix)}"
 
 
+def kept_vault(scope: Construct, *, name: str, key: kms.IKey, locked: bool) -> backup.BackupVault:
+    """A KMS-encrypted vault (construct id ``Vault``) that outlives the stack; locked in
+    protected environments so recovery points cannot be deleted before the minimum."""
+    return backup.BackupVault(
+        scope,
+        "Vault",
+        backup_vault_name=name,
+        encryption_key=key,
+        lock_configuration=(
+            backup.LockConfiguration(min_retention=Duration.days(LOCK_MIN_RETENTION_DAYS)) if locked else None
+        ),
+        removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+    )
+
+
 class DataBackup(Construct):
     """A KMS-encrypted vault, the daily/weekly/monthly plan and the selection of data stores.
 
@@ -100,16 +115,8 @@ class DataBackup(Construct):
         if not resources:
             raise ValueError("nothing to back up: pass the database and the file storage")
         vault_name = f"{name_prefix}-vault"
-        self.vault = backup.BackupVault(
-            self,
-            "Vault",
-            backup_vault_name=vault_name,
-            encryption_key=key,
-            lock_configuration=(
-                backup.LockConfiguration(min_retention=Duration.days(LOCK_MIN_RETENTION_DAYS)) if protect else None
-            ),
-            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
-        )
+        self.vault = kept_vault(self, name=vault_name, key=key, locked=protect)
+        self.copy_to_vault_arn = copy_to_vault_arn
         copy_target = (
             backup.BackupVault.from_backup_vault_arn(self, "DrVault", copy_to_vault_arn) if copy_to_vault_arn else None
         )
@@ -211,16 +218,7 @@ class DisasterRecoveryVault(Construct):
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
-        self.vault = backup.BackupVault(
-            self,
-            "Vault",
-            backup_vault_name=dr_vault_name(resource_prefix),
-            encryption_key=self.key,
-            lock_configuration=(
-                backup.LockConfiguration(min_retention=Duration.days(LOCK_MIN_RETENTION_DAYS)) if protect else None
-            ),
-            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
-        )
+        self.vault = kept_vault(self, name=dr_vault_name(resource_prefix), key=self.key, locked=protect)
 
 
 __all__ = ["BackupRuleSpec", "DataBackup", "DisasterRecoveryVault", "backup_rules", "dr_vault_arn", "dr_vault_name"]

@@ -32,7 +32,7 @@ class Database(Construct):
     - deletion protection and retention when ``protect_data``; a final snapshot always.
 
     Attributes:
-        instance, secret, rotation_security_group.
+        instance, secret, secret_name, rotation_security_group, log_group.
     """
 
     def __init__(
@@ -59,6 +59,7 @@ class Database(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         engine = rds.DatabaseInstanceEngine.postgres(version=ENGINE_VERSION)
+        self.secret_name = secret_name  # a plain string (secret.secret_name is a token)
 
         self.secret = rds.DatabaseSecret(
             self,

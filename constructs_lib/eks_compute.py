@@ -605,7 +605,7 @@ class EksCompute(Construct):
         self.workload_roles[c.name] = role
         return role
 
-    def _insight(self, metric_name: str, c: Component) -> cloudwatch.Metric:
+    def _insight(self, metric_name: str, c: Component, period: Duration | None = None) -> cloudwatch.Metric:
         """A Container Insights pod metric, aggregated per Deployment (PodName = workload name)."""
         return cloudwatch.Metric(
             namespace="ContainerInsights",
@@ -616,7 +616,7 @@ class EksCompute(Construct):
                 "PodName": c.name,
             },
             statistic="Average",
-            period=Duration.minutes(5),
+            period=period or Duration.minutes(5),
         )
 
     def _missing_pods(self, c: Component) -> cloudwatch.IMetric:
@@ -624,17 +624,7 @@ class EksCompute(Construct):
         pods are pending, crash-looping or failing their readiness probe."""
 
         def metric(name: str) -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace="ContainerInsights",
-                metric_name=name,
-                dimensions_map={
-                    "ClusterName": self._runtime.cluster_name,
-                    "Namespace": k8s.NAMESPACE,
-                    "PodName": c.name,
-                },
-                statistic="Average",
-                period=Duration.minutes(1),
-            )
+            return self._insight(name, c, period=Duration.minutes(1))
 
         return cloudwatch.MathExpression(
             expression="desired - ready",

@@ -417,7 +417,7 @@ class CorridorStack(Stack):
         CfnOutput(
             self,
             "DatabaseSecretName",
-            value=f"corridor/{self.cfg.name}/database/credentials",
+            value=self.database.secret_name,
             description="Secrets Manager secret with the database connection",
         )
         CfnOutput(self, "BackupBucketName", value=self.buckets.backups.bucket_name)
@@ -438,11 +438,6 @@ class CorridorStack(Stack):
             CfnOutput(
                 self,
                 "DrBackupVaultArn",
-                value=dr_vault_arn(
-                    partition=self.partition,
-                    region=self.cfg.dr_region,
-                    account=self.cfg.account,
-                    resource_prefix=self.cfg.resource_prefix,
-                ),
+                value=self.backup.copy_to_vault_arn,
                 description="Vault in the disaster-recovery region receiving backup copies",
             )

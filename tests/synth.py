@@ -85,3 +85,28 @@ def flatten(value: Any) -> str:
     if "Fn::GetAtt" in value:
         return "<GetAtt:{}.{}>".format(*value["Fn::GetAtt"])
     raise AssertionError(f"unexpected intrinsic {value}")
+
+
+def build_single_environment(compute: str, env: str, workdir: Path, **settings: Any) -> Any:
+    """An app holding only environment ``env`` (its settings updated), built but not
+    synthesized; call ``app.synth()`` to run cdk-nag and write ``workdir/out``."""
+    import yaml
+
+    raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    raw["environments"] = {env: {**raw["environments"][env], **settings}}
+    config = workdir / "environments.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    app, _ = build_app({**cdk_json_context(), "compute": compute}, outdir=str(workdir / "out"), config_path=config)
+    return app
+
+
+def synthesize_single_environment(compute: str, env: str, workdir: Path, **settings: Any) -> dict[str, Any]:
+    """Synthesize one environment (cdk-nag included) and return its template."""
+    build_single_environment(compute, env, workdir, **settings).synth()
+    return json.loads((workdir / "out" / f"Corridor{env.capitalize()}.template.json").read_text())
+
+
+def build_prod_stack(compute: str, workdir: Path) -> Any:
+    """CorridorProd alone, built (not synthesized): for tests that read the constructs'
+    Python attributes (the Compute contract) rather than the template."""
+    return build_single_environment(compute, "prod", workdir).node.find_child("CorridorProd")

@@ -8,14 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from constructs_lib.ec2_compute import AMI_PARAMETER, BACKUP_TAG_KEY
 from corridor_cdk import vm_bootstrap as vm
 from corridor_cdk.components import COMPONENTS
-from corridor_cdk.config import DEFAULT_CONFIG_PATH
 from corridor_cdk.runtime import EC2_HTTP_PORT
-from tests.synth import STACKS, Synthesized, flatten, one_resource
+from tests.synth import STACKS, Synthesized, build_prod_stack, flatten, one_resource, synthesize_single_environment
 
 # The guide's "Resource Sizing" EC2 table (type, min, max) and EBS table (GiB, IOPS, MiB/s), by tier.
 GUIDE_INSTANCES = {
@@ -63,16 +61,7 @@ def _listify(v: Any) -> list[Any]:
 
 def _single_environment(tmp_path: Path, env: str, **settings: Any) -> dict[str, Any]:
     """Synthesizes one environment with compute=ec2 (cdk-nag included) and returns its template."""
-    raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
-    raw["environments"] = {env: {**raw["environments"][env], **settings}}
-    config = tmp_path / "environments.yaml"
-    config.write_text(yaml.safe_dump(raw))
-    from corridor_cdk.app_factory import build_app, cdk_json_context
-
-    app, _ = build_app({**cdk_json_context(), "compute": "ec2"}, outdir=str(tmp_path / "out"), config_path=config)
-    app.synth()
-    name = "Corridor" + env.capitalize()
-    return json.loads((tmp_path / "out" / f"{name}.template.json").read_text())
+    return synthesize_single_environment("ec2", env, tmp_path, **settings)
 
 
 _TIERS: dict[str, Synthesized] = {}
@@ -373,15 +362,8 @@ def test_terminating_instances_are_held_for_the_drain(ec2: Synthesized, stack: s
 
 
 # --- what the stack reads back (Compute contract) -----------------------------------------
-def test_compute_contract_for_alarms_backups_and_operators(tmp_path: Path) -> None:
-    raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
-    raw["environments"] = {"prod": raw["environments"]["prod"]}
-    config = tmp_path / "environments.yaml"
-    config.write_text(yaml.safe_dump(raw))
-    from corridor_cdk.app_factory import build_app, cdk_json_context
-
-    app, _ = build_app({**cdk_json_context(), "compute": "ec2"}, outdir=str(tmp_path / "out"), config_path=config)
-    stack = app.node.find_child("CorridorProd")
+def test_compute_contract_for_alarms_backups_and_operators(ec2: Synthesized, tmp_path: Path) -> None:
+    stack = build_prod_stack("ec2", tmp_path)
     compute = stack.compute  # type: ignore[attr-defined]
     obs = compute.observability
     assert obs.method == "ec2"
@@ -401,8 +383,6 @@ def test_compute_contract_for_alarms_backups_and_operators(tmp_path: Path) -> No
     assert set(compute.log_groups) == {c.name for c in BUNDLE} | {"nginx", "bootstrap"}
     (selection,) = compute.backup_resources
     assert (selection.tag_condition.key, selection.tag_condition.value) == (BACKUP_TAG_KEY, "prod-ec2-volumes")
-    # Group metrics feed the missing-instances expression.
-    app.synth()
-    template = json.loads((tmp_path / "out" / "CorridorProd.template.json").read_text())
-    (group,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::AutoScaling::AutoScalingGroup"]
+    # Group metrics feed the missing-instances expression (read from the session's synth).
+    (group,) = ec2.resources("CorridorProd", "AWS::AutoScaling::AutoScalingGroup").values()
     assert group["Properties"]["MetricsCollection"] == [{"Granularity": "1Minute"}]

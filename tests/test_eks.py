@@ -8,16 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from aws_cdk.assertions import Match
 
 from corridor_cdk import kubernetes_manifests as k8s
 from corridor_cdk.components import COMPONENTS, component
-from corridor_cdk.config import DEFAULT_CONFIG_PATH
 from corridor_cdk.eks_versions import ADDON_VERSIONS, HELM_CHARTS, KUBECTL_LAYER_MODULE, KUBERNETES_VERSION
 from corridor_cdk.runtime import secret_environment
 from corridor_cdk.sizing import sizing_for
-from tests.synth import STACKS, Synthesized, flatten, one_resource
+from tests.synth import STACKS, Synthesized, build_prod_stack, flatten, one_resource, synthesize_single_environment
 
 # The guide's "Resource Sizing" EKS node groups (instance type, min, max), by tier.
 GUIDE_NODE_GROUPS = {
@@ -122,18 +120,10 @@ def test_endpoint_access_follows_configuration(eks: Synthesized, stack: str) -> 
 
 def test_a_public_endpoint_is_limited_to_the_configured_networks(tmp_path: Path) -> None:
     """dev switched to public-and-private: only the listed CIDRs reach the public endpoint."""
-    raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
-    raw["environments"] = {"dev": raw["environments"]["dev"]}
-    raw["environments"]["dev"].update(
-        eks_endpoint_access="public-and-private", eks_public_access_cidrs=["203.0.113.0/24"]
+    # Synthesizing runs cdk-nag: it passes on a restricted public endpoint.
+    template = synthesize_single_environment(
+        "eks", "dev", tmp_path, eks_endpoint_access="public-and-private", eks_public_access_cidrs=["203.0.113.0/24"]
     )
-    config = tmp_path / "environments.yaml"
-    config.write_text(yaml.safe_dump(raw))
-    from corridor_cdk.app_factory import build_app, cdk_json_context
-
-    app, _ = build_app({**cdk_json_context(), "compute": "eks"}, outdir=str(tmp_path / "out"), config_path=config)
-    app.synth()  # cdk-nag passes on a restricted public endpoint
-    template = json.loads((tmp_path / "out" / "CorridorDev.template.json").read_text())
     (cluster,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::EKS::Cluster"]
     vpc_config = cluster["Properties"]["ResourcesVpcConfig"]
     assert vpc_config["EndpointPublicAccess"] is True
@@ -441,14 +431,7 @@ def test_app_pods_join_the_stacks_target_group_after_the_controller(eks: Synthes
 
 # --- what the stack reads back (Compute contract) ------------------------------------------------
 def test_compute_contract_for_alarms_and_operators(tmp_path: Path) -> None:
-    raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
-    raw["environments"] = {"prod": raw["environments"]["prod"]}
-    config = tmp_path / "environments.yaml"
-    config.write_text(yaml.safe_dump(raw))
-    from corridor_cdk.app_factory import build_app, cdk_json_context
-
-    app, _ = build_app({**cdk_json_context(), "compute": "eks"}, outdir=str(tmp_path / "out"), config_path=config)
-    stack = app.node.find_child("CorridorProd")
+    stack = build_prod_stack("eks", tmp_path)
     compute = stack.compute  # type: ignore[attr-defined]
     obs = compute.observability
     assert obs.method == "eks"
